@@ -1,0 +1,1 @@
+"""Image -> findings -> draft text. The core imports no Django; services/tasks are edges."""

@@ -1,0 +1,1 @@
+"""The report's life: drafts, versions, signing, addenda, exports."""

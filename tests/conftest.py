@@ -1,0 +1,106 @@
+"""Shared fixtures: named actors, a live SCP on a free port, a real Celery worker."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import AbstractUser
+
+from workstation.accounts.roles import Role, roles_ensure
+from workstation.accounts.services import user_create_with_role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _user(username: str, role: Role | None) -> AbstractUser:
+    from django.contrib.auth import get_user_model
+
+    roles_ensure()
+    if role is None:
+        user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+        return user  # type: ignore[no-any-return]
+    user_create_with_role(username=username, role=role, password=PASSWORD)
+    return get_user_model().objects.get(username=username)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def reader(db: None) -> AbstractUser:
+    """A radiologist reading the worklist."""
+    return _user("reader", Role.RADIOLOGIST)
+
+
+@pytest.fixture
+def attending(db: None) -> AbstractUser:
+    """A second radiologist."""
+    return _user("attending", Role.RADIOLOGIST)
+
+
+@pytest.fixture
+def clinician(db: None) -> AbstractUser:
+    return _user("clinician", Role.CLINICIAN)
+
+
+@pytest.fixture
+def manager(db: None) -> AbstractUser:
+    return _user("manager", Role.MANAGER)
+
+
+@pytest.fixture
+def outsider(db: None) -> AbstractUser:
+    """Signed in, but holds no role."""
+    return _user("outsider", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveScp:
+    host: str
+    port: int
+    ae_title: str
+    storage_dir: Path
+
+
+@pytest.fixture
+def storage_dir(tmp_path: Path, settings: object) -> Path:
+    path = tmp_path / "dicom-store"
+    path.mkdir()
+    settings.DICOM_STORAGE_DIR = path  # type: ignore[attr-defined]
+    return path
+
+
+@pytest.fixture
+def live_scp(transactional_db: None, storage_dir: Path) -> Iterator[LiveScp]:
+    """The project's SCP listening on a free loopback port, storing under a temp dir."""
+    from workstation.dicom.scp import ScpConfig, start_scp
+
+    port = free_port()
+    config = ScpConfig.from_settings(host="127.0.0.1", port=port, storage_dir=storage_dir)
+    server = start_scp(config, block=False)
+    assert server is not None
+    yield LiveScp("127.0.0.1", port, config.ae_title, storage_dir)
+    server.shutdown()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object]:
+    """A real Celery worker (threads) consuming the real Redis broker's queues."""
+    from celery.contrib.testing.worker import start_worker
+
+    from workstation.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("celery", "gpu"):
+            conn.default_channel.queue_purge(queue)
+    with start_worker(
+        app, queues=["celery", "gpu"], perform_ping_check=False, pool="threads", concurrency=1
+    ) as worker:
+        yield worker

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from workstation import health, views
+from workstation.studies import api as studies_api
+
+api_v1 = [
+    path("studies", studies_api.StudyListApi.as_view(), name="api-study-list"),
+    path(
+        "studies/<str:study_uid>/complete",
+        studies_api.StudyCompleteApi.as_view(),
+        name="api-study-complete",
+    ),
+    path("instances", studies_api.InstanceUploadApi.as_view(), name="api-instance-upload"),
+    path(
+        "instances/<str:sop_uid>/frame",
+        studies_api.InstanceFrameApi.as_view(),
+        name="api-instance-frame",
+    ),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(api_v1)),
+]
