@@ -63,8 +63,12 @@ def default_window(ds: Dataset, values: NDArray[np.float32]) -> Window:
     center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
     try:
         if center is not None and width is not None:
-            c = float(center[0] if hasattr(center, "__len__") and not isinstance(center, str) else center)
-            w = float(width[0] if hasattr(width, "__len__") and not isinstance(width, str) else width)
+            c = float(
+                center[0] if hasattr(center, "__len__") and not isinstance(center, str) else center
+            )
+            w = float(
+                width[0] if hasattr(width, "__len__") and not isinstance(width, str) else width
+            )
             if w > 0 and np.isfinite(c) and np.isfinite(w):
                 return Window(c, w)
     except (TypeError, ValueError, IndexError):

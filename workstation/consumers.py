@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from workstation.notify import WORKLIST_GROUP, StudyEvent
 
 
-class WorklistConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class WorklistConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

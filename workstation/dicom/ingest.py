@@ -29,7 +29,7 @@ class StoreStatus(IntEnum):
     UNSUPPORTED_TRANSFER_SYNTAX = 0xC003
 
 
-class IngestRefused(Exception):  # noqa: N818 - it is an outcome, named as the sender sees it
+class IngestRefused(Exception):
     """A received dataset is refused; ``status`` is the DIMSE status to answer with."""
 
     def __init__(self, status: StoreStatus, message: str) -> None:
@@ -90,6 +90,7 @@ def fidelity(transfer_syntax_uid: str, lossy: bool) -> int:
         return 0
     return 1 if lossy else 2
 
+
 # PS3.5 9.1: components of digits, no leading zeros, at most 64 characters.
 _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
@@ -146,8 +147,8 @@ def _text(ds: Dataset, keyword: str, max_len: int) -> str:
         return ""
     if isinstance(value, PersonName):
         text = str(value)
-    elif isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(
-        value, str | bytes
+    elif isinstance(value, list | tuple) or (
+        hasattr(value, "__iter__") and not isinstance(value, str | bytes)
     ):
         text = "\\".join(str(v) for v in value)
     else:
@@ -236,9 +237,10 @@ def parse_incoming(
     view_position = _text(ds, "ViewPosition", 16).upper()
     if not view_position and view_codes:
         view_position = _text(view_codes[0], "CodeMeaning", 16).upper()
-    lossy = transfer_syntax_uid in LOSSY_TRANSFER_SYNTAXES or _text(
-        ds, "LossyImageCompression", 2
-    ) == "01"
+    lossy = (
+        transfer_syntax_uid in LOSSY_TRANSFER_SYNTAXES
+        or _text(ds, "LossyImageCompression", 2) == "01"
+    )
     return IncomingInstance(
         sop_class_uid=sop_class,
         sop_uid=sop_uid,

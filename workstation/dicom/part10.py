@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset, read_preamble
 from pydicom.filewriter import write_file_meta_info
 from pydicom.tag import BaseTag
@@ -36,7 +37,9 @@ def split_part10(data: bytes) -> Part10:
     stream = io.BytesIO(data)
     try:
         read_preamble(stream, False)
-        meta = read_dataset(stream, is_implicit_VR=False, is_little_endian=True, stop_when=_not_group_2)
+        meta = read_dataset(
+            stream, is_implicit_VR=False, is_little_endian=True, stop_when=_not_group_2
+        )
         offset = stream.tell()
         file_meta = FileMetaDataset(meta)
         missing = [
@@ -65,7 +68,7 @@ def encode_preamble_and_meta(file_meta: Dataset) -> bytes:
     clean.MediaStorageSOPClassUID = file_meta.MediaStorageSOPClassUID
     clean.MediaStorageSOPInstanceUID = file_meta.MediaStorageSOPInstanceUID
     clean.TransferSyntaxUID = file_meta.TransferSyntaxUID
-    buffer = io.BytesIO()
+    buffer = DicomBytesIO()
     buffer.write(b"\x00" * 128 + b"DICM")
     write_file_meta_info(buffer, clean, enforce_standard=True)
     return buffer.getvalue()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
@@ -60,7 +61,7 @@ class ScpConfig:
 
 def handle_store(event: Event, config: ScpConfig) -> int:
     """C-STORE: answer Success only after the file is fsynced and its row committed."""
-    request = event.request
+    request = cast(C_STORE, event.request)
     calling = event.assoc.requestor.ae_title
     sop_uid = str(request.AffectedSOPInstanceUID or "")[:80]
     try:
@@ -92,7 +93,11 @@ def handle_store(event: Event, config: ScpConfig) -> int:
     except IngestRefused as refused:
         # status named on StoreStatus (0x0122, 0xA900, 0xC001, 0xC002, 0xC003)
         logger.warning(
-            "C-STORE %s from %s refused 0x%04X: %s", sop_uid, calling, refused.status, refused.message
+            "C-STORE %s from %s refused 0x%04X: %s",
+            sop_uid,
+            calling,
+            refused.status,
+            refused.message,
         )
         return refused.status
     except StorageError as exc:
@@ -144,7 +149,7 @@ def build_ae(config: ScpConfig) -> AE:
     # Every storage class is negotiated so that an unsupported one gets an explicit
     # 0x0122 status and a log line from the handler rather than a silent context rejection.
     for context in AllStoragePresentationContexts:
-        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(cast(str, context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
     return ae
 

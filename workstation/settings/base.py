@@ -43,7 +43,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """An integer within ``[minimum, maximum]``; a non-integer or out-of-range value raises."""
     raw = os.environ.get(name)
     if raw is None:
@@ -276,6 +278,11 @@ DICOM_STORAGE_DIR = env_path("DICOM_STORAGE_DIR", VAR_DIR / "dicom")
 DICOM_AE_TITLE = _ae_title("DICOM_AE_TITLE", "RADWS")
 DICOM_HOST = env_str("DICOM_HOST", "0.0.0.0")  # noqa: S104 - modalities connect from the network
 DICOM_PORT = env_int("DICOM_PORT", 11112, minimum=1, maximum=65535)
+# Where /healthz sends its C-ECHO (the SCP may run in another container).
+DICOM_HEALTH_HOST = env_str(
+    "DICOM_HEALTH_HOST",
+    "127.0.0.1" if DICOM_HOST in ("0.0.0.0", "::") else DICOM_HOST,  # noqa: S104
+)
 DICOM_ALLOWED_CALLING_AE_TITLES = env_list("DICOM_ALLOWED_CALLING_AE_TITLES", [])
 DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 16, minimum=1, maximum=512)
 DICOM_ACSE_TIMEOUT = env_float("DICOM_ACSE_TIMEOUT", 30.0, minimum=0.1)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pydicom
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from pydicom.dataset import Dataset
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
@@ -94,7 +94,9 @@ class StudyListApi(APIView):
         _require(request, "studies.view_study")
         filters = StudyFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.study_list(filters=filters.validated_data)  # type: ignore[arg-type]
+        queryset = selectors.study_list(
+            filters=cast(selectors.StudyFilters, filters.validated_data)
+        )
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(StudyOutputSerializer(page, many=True).data)
@@ -107,7 +109,9 @@ class StudyCompleteApi(APIView):
         _require(request, "studies.change_study")
         try:
             job = services.study_complete(
-                study_uid=study_uid, reason="explicit", requested_by=request.user  # type: ignore[arg-type]
+                study_uid=study_uid,
+                reason="explicit",
+                requested_by=request.user,  # type: ignore[arg-type]
             )
         except Study.DoesNotExist:
             raise NotFound(f"no study {study_uid[:64]!r}") from None
@@ -123,7 +127,8 @@ class FrameQuerySerializer(serializers.Serializer[dict[str, Any]]):
     window_center = serializers.FloatField(required=False)
     window_width = serializers.FloatField(required=False, min_value=1e-3)
     size = serializers.IntegerField(required=False, min_value=16, max_value=imaging.MAX_RENDER_SIZE)
-    format = serializers.ChoiceField(choices=["png", "raw16"], default="png")
+    # Not "format": DRF reserves that query parameter for content negotiation.
+    mode = serializers.ChoiceField(choices=["windowed", "raw16"], default="windowed")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("window_center" in attrs) != ("window_width" in attrs):
@@ -134,7 +139,7 @@ class FrameQuerySerializer(serializers.Serializer[dict[str, Any]]):
 class InstanceFrameApi(APIView):
     @extend_schema(parameters=[FrameQuerySerializer], responses={(200, "image/png"): bytes})
     def get(self, request: Request, sop_uid: str) -> HttpResponse:
-        """The first frame as PNG: windowed 8-bit (``png``) or 16-bit values (``raw16``).
+        """The first frame as PNG: windowed 8-bit (``windowed``) or 16-bit values (``raw16``).
 
         ``raw16`` pixels are the modality values plus ``X-Value-Offset``; the default window
         and photometric inversion come in the ``X-Window-*`` and ``X-Inverted`` headers.
@@ -157,7 +162,7 @@ class InstanceFrameApi(APIView):
                 instance=instance,
                 window=window,
                 size=params.get("size"),
-                raw=params["format"] == "raw16",
+                raw=params["mode"] == "raw16",
             )
         except PixelDataError as exc:
             return HttpResponse(
@@ -179,7 +184,9 @@ class InstanceFrameApi(APIView):
 class DicomParser(BaseParser):
     media_type = "application/dicom"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> Any:  # the raw bytes; DRF's stub types parsers as returning mappings
         limit = settings.DICOM_UPLOAD_MAX_BYTES
         data: bytes = stream.read(limit + 1) if stream is not None else b""
         if len(data) > limit:
@@ -195,7 +202,7 @@ class InstanceUploadApi(APIView):
         """Store one DICOM Part 10 file (``Content-Type: application/dicom``)."""
         _require(request, "studies.change_study")
         data = request.data
-        if not data:
+        if not isinstance(data, bytes) or not data:
             raise ParseError("empty body: send one DICOM Part 10 file")
         try:
             part10 = split_part10(data)
@@ -226,7 +233,9 @@ class InstanceUploadApi(APIView):
                 else status.HTTP_400_BAD_REQUEST
             )
             logger.warning("upload by user %s refused: %s", request.user.pk, refused.message)
-            return Response({"detail": refused.message, "dimse_status": f"0x{refused.status:04X}"}, status=code)
+            return Response(
+                {"detail": refused.message, "dimse_status": f"0x{refused.status:04X}"}, status=code
+            )
         except (StorageError, DatabaseError) as exc:
             logger.error("upload by user %s failed: %s", request.user.pk, exc)
             return Response({"detail": "storage unavailable, retry later"}, status=503)

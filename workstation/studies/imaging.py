@@ -14,7 +14,13 @@ from numpy.typing import NDArray
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from inference.preprocess import PixelDataError, Window, default_window, display_image, modality_values
+from inference.preprocess import (
+    PixelDataError,
+    Window,
+    default_window,
+    display_image,
+    modality_values,
+)
 from workstation.studies.models import Instance
 from workstation.studies.storage import resolve
 
@@ -50,7 +56,9 @@ def _fit(image: Image.Image, size: int | None) -> Image.Image:
     if size and max(image.size) > size:
         scale = size / max(image.size)
         new = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-        return image.resize(new, Image.Resampling.LANCZOS if image.mode == "L" else Image.Resampling.BILINEAR)
+        return image.resize(
+            new, Image.Resampling.LANCZOS if image.mode == "L" else Image.Resampling.BILINEAR
+        )
     return image
 
 

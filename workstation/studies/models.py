@@ -37,7 +37,9 @@ class Patient(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["patient_id", "issuer"], name="patient_id_issuer_unique")
+            models.UniqueConstraint(
+                fields=["patient_id", "issuer"], name="patient_id_issuer_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -7,14 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from pydicom.dataset import Dataset
 
 from workstation.dicom.ingest import (
@@ -52,7 +50,7 @@ class InstanceRegistration:
 
 
 def _patient_for(incoming: IncomingInstance) -> Patient:
-    patient, created = Patient.objects.get_or_create(
+    patient, _ = Patient.objects.get_or_create(
         patient_id=incoming.patient_id,
         issuer=incoming.issuer_of_patient_id,
         defaults={
@@ -241,7 +239,7 @@ def instance_ingest(
 
 
 def study_complete(
-    *, study_uid: str, reason: str, requested_by: AbstractBaseUser | None = None
+    *, study_uid: str, reason: str, requested_by: User | None = None
 ) -> DraftJob | None:
     """Mark a study complete and create its one drafting job (for the configured model).
 

@@ -80,7 +80,7 @@ def store_part10(root: Path, *, preamble_and_meta: bytes, dataset_bytes: bytes) 
                 handle.write(dataset_bytes)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp_name, final)
+            Path(tmp_name).replace(final)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise

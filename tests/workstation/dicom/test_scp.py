@@ -23,7 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _send(scp: LiveScp, paths: list[Path], associations: int = 1) -> list[int | None]:
     results = send_files(
-        paths, host=scp.host, port=scp.port, called_ae_title=scp.ae_title,
+        paths,
+        host=scp.host,
+        port=scp.port,
+        called_ae_title=scp.ae_title,
         associations=associations,
     )
     return [r.status for r in results]
@@ -125,7 +128,12 @@ def test_it_refuses_undecodable_datasets_with_a_failure_status(
     statuses = _send(live_scp, [path])
 
     assert statuses[0] is not None and statuses[0] != 0x0000
-    assert statuses[0] in {expected, StoreStatus.CANNOT_UNDERSTAND, StoreStatus.INVALID_UID, StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS}
+    assert statuses[0] in {
+        expected,
+        StoreStatus.CANNOT_UNDERSTAND,
+        StoreStatus.INVALID_UID,
+        StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS,
+    }
     assert Instance.objects.count() == 0
     assert _echo(live_scp) == 0x0000
 
@@ -149,7 +157,9 @@ def test_it_refuses_a_non_conformant_sop_instance_uid(live_scp: LiveScp, tmp_pat
 
 
 def test_it_refuses_an_unsupported_sop_class_with_status_0122(live_scp: LiveScp) -> None:
-    sr, seg = shared_dicom("extra/highdicom_sr_document.dcm", "extra/highdicom_seg_image_cr_binary.dcm")
+    sr, seg = shared_dicom(
+        "extra/highdicom_sr_document.dcm", "extra/highdicom_seg_image_cr_binary.dcm"
+    )
 
     assert _send(live_scp, [sr, seg]) == [0x0122, 0x0122]
     assert Instance.objects.count() == 0
@@ -227,7 +237,10 @@ def test_it_rejects_calling_ae_titles_outside_the_allow_list(
 
     port = free_port()
     config = ScpConfig.from_settings(
-        host="127.0.0.1", port=port, storage_dir=storage_dir, allowed_calling_ae_titles=("MODALITY1",)
+        host="127.0.0.1",
+        port=port,
+        storage_dir=storage_dir,
+        allowed_calling_ae_titles=("MODALITY1",),
     )
     server = start_scp(config, block=False)
     assert server is not None

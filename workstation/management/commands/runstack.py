@@ -44,15 +44,31 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children: dict[str, list[str]] = {
             "web": [
-                sys.executable, "-m", "daphne",
-                "-b", settings.WEB_HOST, "-p", str(settings.WEB_PORT),
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                settings.WEB_HOST,
+                "-p",
+                str(settings.WEB_PORT),
                 "workstation.asgi:application",
             ],
             "scp": [*manage, "runscp"],
             "worker": [
-                sys.executable, "-m", "celery", "-A", "workstation", "worker",
-                "-Q", "celery,gpu", "--concurrency", "1", "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workstation",
+                "worker",
+                "-Q",
+                "celery,gpu",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
             ],
         }
         # The children share this process's database and Redis (DATABASE_URL/REDIS_URL are
@@ -91,9 +107,10 @@ class Command(BaseCommand):
             for name, process in processes.items():
                 if process.poll() is not None:
                     raise CommandError(f"{name} exited during start-up ({process.returncode})")
-            if _port_open(settings.WEB_HOST, settings.WEB_PORT) and check_scp(
-                "127.0.0.1", scp_port
-            ) == "ok":
+            if (
+                _port_open(settings.WEB_HOST, settings.WEB_PORT)
+                and check_scp("127.0.0.1", scp_port) == "ok"
+            ):
                 return
             if time.monotonic() > deadline:
                 raise CommandError("the stack did not come up in time")
