@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,8 @@ def postgres_url(data_dir: Path) -> str:
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _stop_on_sigterm()
+    _prune_dead_pg_handles(data_dir)
     try:
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
     except Exception as exc:  # pgserver raises subprocess and assertion errors alike
@@ -49,6 +52,9 @@ def postgres_url(data_dir: Path) -> str:
             f"embedded PostgreSQL failed to start in {data_dir} (log: {data_dir / 'log'}): {exc}"
         ) from exc
     _pg_server = server
+    # Runs before pgserver's own exit hook (atexit is last-in, first-out), so that handles of
+    # processes that died without cleaning up do not keep the server running for ever.
+    atexit.register(_prune_dead_pg_handles, data_dir)
     # DATABASE_NAME is a constant of this module, never input.
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608
     if "(1 row)" not in exists:
@@ -57,6 +63,34 @@ def postgres_url(data_dir: Path) -> str:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     uri: str = server.get_uri(database=DATABASE_NAME)
     return uri
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM run exit hooks (Python's default kills without them), so a process that
+    is told to stop still lets go of the embedded servers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _prune_dead_pg_handles(data_dir: Path) -> None:
+    """Drop pgserver's registrations of processes that no longer exist."""
+    import pgserver
+
+    handles = data_dir / ".handle_pids.json"
+    with pgserver.PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 @contextlib.contextmanager
@@ -106,6 +140,7 @@ def redis_url(data_dir: Path) -> str:
 
     port = int(os.environ.get(REDIS_PORT_ENV, DEFAULT_REDIS_PORT))
     data_dir.mkdir(parents=True, exist_ok=True)
+    _stop_on_sigterm()
     state_path = data_dir / "state.json"
     with _locked(data_dir / ".lock"):
         state = _read_state(state_path)
