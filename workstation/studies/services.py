@@ -284,7 +284,7 @@ def draft_job_dispatch(*, job_id: int) -> bool:
     from inference.tasks import draft_study
 
     try:
-        draft_study.apply_async(args=[job_id], queue="gpu")
+        draft_study.apply_async(args=(job_id,), queue="gpu")
     except Exception as exc:  # kombu raises transport-specific errors when Redis is down
         logger.warning("drafting job %s not sent, will retry: %s", job_id, exc)
         return False

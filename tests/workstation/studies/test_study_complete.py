@@ -84,7 +84,7 @@ def test_a_redelivered_task_does_not_run_the_job_twice(
         lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.READY_FOR_DRAFTING
     )
 
-    draft_study.apply_async(args=[job.pk], queue="gpu")  # as a redelivery would
+    draft_study.apply_async(args=(job.pk,), queue="gpu")  # as a redelivery would
     time.sleep(0.5)
 
     job.refresh_from_db()
