@@ -50,6 +50,12 @@ def manager(db: None) -> AbstractUser:
 
 
 @pytest.fixture
+def administrator(db: None) -> AbstractUser:
+    """Holds the admin role (a superuser, staff)."""
+    return _user("administrator", Role.ADMIN)
+
+
+@pytest.fixture
 def outsider(db: None) -> AbstractUser:
     """Signed in, but holds no role."""
     return _user("outsider", None)
@@ -94,13 +100,15 @@ def live_scp(transactional_db: None, storage_dir: Path) -> Iterator[LiveScp]:
 def celery_worker(transactional_db: None) -> Iterator[object]:
     """A real Celery worker (threads) consuming the real Redis broker's queues."""
     from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
 
     from workstation.celery import app
 
+    queues = [settings.CELERY_TASK_DEFAULT_QUEUE, settings.DRAFT_QUEUE]
     with app.connection_for_write() as conn:
-        for queue in ("celery", "gpu"):
+        for queue in queues:
             conn.default_channel.queue_purge(queue)
     with start_worker(
-        app, queues=["celery", "gpu"], perform_ping_check=False, pool="threads", concurrency=1
+        app, queues=queues, perform_ping_check=False, pool="threads", concurrency=1
     ) as worker:
         yield worker

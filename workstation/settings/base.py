@@ -223,7 +223,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10),
 }
-CELERY_TASK_ROUTES = {"inference.tasks.draft_study": {"queue": "gpu"}}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
+# Drafting runs on its own queue so GPU hosts can consume only it.
+DRAFT_QUEUE = env_str("DRAFT_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {"inference.tasks.draft_study": {"queue": DRAFT_QUEUE}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth and sessions ----------------------------------------------------------------------

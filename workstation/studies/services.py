@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 # A job still PENDING this long after its row committed was never taken by the broker.
 OUTBOX_RESEND_AFTER = dt.timedelta(seconds=10)
+TOUCH_GRANULARITY = dt.timedelta(milliseconds=250)
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,24 @@ def _study_for(incoming: IncomingInstance, patient: Patient, now: dt.datetime) -
             StoreStatus.CONFLICTING_INSTANCE,
             f"study {incoming.study_uid} belongs to another patient",
         )
-    modalities = set(filter(None, study.modalities.split("\\")))
-    changed = ["last_instance_at"]
-    if incoming.modality and incoming.modality not in modalities:
-        study.modalities = "\\".join(sorted(modalities | {incoming.modality}))[:64]
-        changed.append("modalities")
-    study.last_instance_at = now
-    study.save(update_fields=changed)
+    _touch_study(study, incoming, now)
     return study
+
+
+def _touch_study(study: Study, incoming: IncomingInstance, now: dt.datetime) -> None:
+    """Restart the study's settle clock (and add a new modality)."""
+    modalities = set(filter(None, study.modalities.split("\\")))
+    if incoming.modality and incoming.modality not in modalities:
+        Study.objects.filter(pk=study.pk).update(
+            modalities="\\".join(sorted(modalities | {incoming.modality}))[:64],
+            last_instance_at=now,
+        )
+        return
+    # The settle clock needs the last arrival only to within this much; skipping closer
+    # updates keeps parallel associations of one study from queueing on its row lock.
+    stale = now - TOUCH_GRANULARITY
+    if study.last_instance_at < stale:
+        Study.objects.filter(pk=study.pk, last_instance_at__lt=stale).update(last_instance_at=now)
 
 
 def _context_for(incoming: IncomingInstance, study: Study) -> None:
@@ -148,24 +159,41 @@ def instance_register(
 def _register_once(
     incoming: IncomingInstance, stored: StoredFile, calling_ae_title: str, now: dt.datetime
 ) -> InstanceRegistration:
-    patient = _patient_for(incoming)
-    study = _study_for(incoming, patient, now)
-    series, _ = Series.objects.get_or_create(
-        series_uid=incoming.series_uid,
-        defaults={
-            "study": study,
-            "modality": incoming.modality,
-            "series_number": incoming.series_number,
-            "description": incoming.series_description,
-            "body_part": incoming.body_part,
-        },
+    series = (
+        Series.objects.select_related("study__patient")
+        .filter(series_uid=incoming.series_uid)
+        .first()
     )
-    if series.study_id != study.pk:
+    if series is None:
+        # First instance of its series: make sure patient, study and context exist.
+        patient = _patient_for(incoming)
+        study = _study_for(incoming, patient, now)
+        series, _ = Series.objects.get_or_create(
+            series_uid=incoming.series_uid,
+            defaults={
+                "study": study,
+                "modality": incoming.modality,
+                "series_number": incoming.series_number,
+                "description": incoming.series_description,
+                "body_part": incoming.body_part,
+            },
+        )
+        _context_for(incoming, study)
+    else:
+        # The common case, later instances of a known series: no patient/study look-ups.
+        study = series.study
+        owner = (study.patient.patient_id, study.patient.issuer)
+        if owner != (incoming.patient_id, incoming.issuer_of_patient_id):
+            raise IngestRefused(
+                StoreStatus.CONFLICTING_INSTANCE,
+                f"series {incoming.series_uid} belongs to another patient",
+            )
+        _touch_study(study, incoming, now)
+    if series.study_id != study.pk or study.study_uid != incoming.study_uid:
         raise IngestRefused(
             StoreStatus.CONFLICTING_INSTANCE,
             f"series {incoming.series_uid} belongs to another study",
         )
-    _context_for(incoming, study)
 
     existing = Instance.objects.select_for_update().filter(sop_uid=incoming.sop_uid).first()
     file_fields = {
@@ -284,7 +312,7 @@ def draft_job_dispatch(*, job_id: int) -> bool:
     from inference.tasks import draft_study
 
     try:
-        draft_study.apply_async(args=(job_id,), queue="gpu")
+        draft_study.apply_async(args=(job_id,), queue=settings.DRAFT_QUEUE)
     except Exception as exc:  # kombu raises transport-specific errors when Redis is down
         logger.warning("drafting job %s not sent, will retry: %s", job_id, exc)
         return False

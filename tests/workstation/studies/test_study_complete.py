@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from pydicom.uid import generate_uid
 from rest_framework.test import APIClient
@@ -84,7 +85,7 @@ def test_a_redelivered_task_does_not_run_the_job_twice(
         lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.READY_FOR_DRAFTING
     )
 
-    draft_study.apply_async(args=(job.pk,), queue="gpu")  # as a redelivery would
+    draft_study.apply_async(args=(job.pk,), queue=settings.DRAFT_QUEUE)  # as a redelivery would
     time.sleep(0.5)
 
     job.refresh_from_db()

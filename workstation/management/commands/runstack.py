@@ -62,7 +62,7 @@ class Command(BaseCommand):
                 "workstation",
                 "worker",
                 "-Q",
-                "celery,gpu",
+                f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.DRAFT_QUEUE}",
                 "--concurrency",
                 "1",
                 "--loglevel",
