@@ -1,0 +1,1 @@
+"""Data sets the ML core trains and benchmarks on (no Django)."""
