@@ -3,7 +3,7 @@
 import os
 
 from workstation.settings.base import *  # noqa: F403
-from workstation.settings.base import CHANNEL_LAYERS, DATABASES
+from workstation.settings.base import DATABASES, REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STUDY_SETTLE_SECONDS = 0.5
@@ -17,4 +17,9 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_radws_{RUN_ID}"}
 CELERY_TASK_DEFAULT_QUEUE = f"celery-test-{RUN_ID}"
 DRAFT_QUEUE = f"gpu-test-{RUN_ID}"
 CELERY_TASK_ROUTES = {"inference.tasks.draft_study": {"queue": DRAFT_QUEUE}}
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-test-{RUN_ID}"
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi-test-{RUN_ID}"},
+    }
+}
