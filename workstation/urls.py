@@ -4,7 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from reports import api as reports_api
 from workstation import health, views
+from workstation.audit import api as audit_api
 from workstation.studies import api as studies_api
 
 api_v1 = [
@@ -21,6 +23,44 @@ api_v1 = [
         studies_api.InstanceFrameApi.as_view(),
         name="api-instance-frame",
     ),
+    path(
+        "studies/<str:study_uid>/report-record",
+        reports_api.StudyReportRecordApi.as_view(),
+        name="api-study-report-record",
+    ),
+    path("reports/<int:report_id>", reports_api.ReportDetailApi.as_view(), name="api-report"),
+    path(
+        "reports/<int:report_id>/versions",
+        reports_api.ReportVersionCreateApi.as_view(),
+        name="api-report-versions",
+    ),
+    path(
+        "reports/<int:report_id>/claim",
+        reports_api.ReportClaimApi.as_view(),
+        name="api-report-claim",
+    ),
+    path(
+        "reports/<int:report_id>/sign", reports_api.ReportSignApi.as_view(), name="api-report-sign"
+    ),
+    path(
+        "reports/<int:report_id>/addenda",
+        reports_api.ReportAddendumApi.as_view(),
+        name="api-report-addenda",
+    ),
+    path(
+        "reports/<int:report_id>/reject-draft",
+        reports_api.ReportRejectDraftApi.as_view(),
+        name="api-report-reject-draft",
+    ),
+    path(
+        "reports/<int:report_id>/fhir", reports_api.ReportFhirApi.as_view(), name="api-report-fhir"
+    ),
+    path(
+        "reports/<int:report_id>/fhir/bundle",
+        reports_api.ReportFhirBundleApi.as_view(),
+        name="api-report-fhir-bundle",
+    ),
+    path("audit", audit_api.AuditListApi.as_view(), name="api-audit"),
 ]
 
 urlpatterns = [

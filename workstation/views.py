@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from workstation.accounts.access import study_scope
 from workstation.accounts.roles import user_roles
 from workstation.studies import selectors
 
@@ -15,7 +16,11 @@ from workstation.studies import selectors
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page: the study list as the current user may see it."""
     can_view = request.user.has_perm("studies.view_study")
-    studies = selectors.study_list(filters={})[:200] if can_view else []
+    studies = (
+        study_scope(user=request.user, queryset=selectors.study_list(filters={}))[:200]
+        if can_view
+        else []
+    )
     return render(
         request,
         "home.html",

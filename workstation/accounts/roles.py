@@ -29,7 +29,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.CLINICIAN: ("studies.view_study",),
     Role.ADMIN: (),
 }
-ADMIN_APPS = ("studies", "accounts", "reports", "auth", "authtoken")
+ADMIN_APPS = ("studies", "accounts", "reports", "audit", "auth", "authtoken", "axes")
 
 
 def roles_ensure() -> None:

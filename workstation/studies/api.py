@@ -20,6 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inference.preprocess import PixelDataError, Window
+from workstation.accounts.access import study_scope
+from workstation.audit.models import AuditAction
+from workstation.audit.services import audit_record
 from workstation.dicom.ingest import IngestRefused, StoreStatus
 from workstation.dicom.part10 import Part10Error, encode_preamble_and_meta, split_part10
 from workstation.studies import imaging, selectors, services
@@ -94,11 +97,20 @@ class StudyListApi(APIView):
         _require(request, "studies.view_study")
         filters = StudyFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.study_list(
-            filters=cast(selectors.StudyFilters, filters.validated_data)
+        queryset = study_scope(
+            user=request.user,
+            queryset=selectors.study_list(
+                filters=cast(selectors.StudyFilters, filters.validated_data)
+            ),
         )
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
+        audit_record(
+            action=AuditAction.VIEW,
+            user=request.user,
+            object_type="study_list",
+            detail=" ".join(study.study_uid for study in page or [])[:2000],
+        )
         return paginator.get_paginated_response(StudyOutputSerializer(page, many=True).data)
 
 
@@ -170,6 +182,13 @@ class InstanceFrameApi(APIView):
                 status=422,
                 content_type="application/json",
             )
+        audit_record(
+            action=AuditAction.VIEW,
+            user=request.user,
+            object_type="instance",
+            object_id=sop_uid,
+            study_uid=instance.series.study.study_uid,
+        )
         response = HttpResponse(frame.png, content_type="image/png")
         response["X-Window-Center"] = f"{frame.window.center:g}"
         response["X-Window-Width"] = f"{frame.window.width:g}"

@@ -179,3 +179,32 @@ class DraftJob(models.Model):
 
     def __str__(self) -> str:
         return f"draft job {self.pk} ({self.state})"
+
+
+class StudyAccessReason(StrEnum):
+    ORDERED = "ordered"  # the clinician who requested the examination
+    ASSIGNED = "assigned"  # given access by the department (consultant, covering colleague)
+
+
+class StudyAccess(models.Model):
+    """A clinician's right to read one study's signed report (radiologists need none)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="access_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_access"
+    )
+    reason = models.CharField(
+        max_length=16,
+        choices=[(r.value, r.value) for r in StudyAccessReason],
+        default=StudyAccessReason.ORDERED,
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "study access"
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="studyaccess_study_user_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} may read {self.study_id} ({self.reason})"
