@@ -187,3 +187,31 @@ class ReportMetrics(models.Model):
 
     def __str__(self) -> str:
         return f"metrics of report {self.report_id}"
+
+
+class AiDraft(models.Model):
+    """What the model said about a study beyond the text of version 0: each finding with its
+    evidence (confidence, box, heatmap), the QA verdict, triage and timings. Written once,
+    with version 0, and never changed (trigger, migration 0003)."""
+
+    version = models.OneToOneField(
+        ReportVersion, on_delete=models.PROTECT, related_name="ai_detail"
+    )
+    backend = models.CharField(max_length=32)  # registry key, e.g. "reference"
+    model_name = models.CharField(max_length=128)
+    model_version = models.CharField(max_length=128)
+    demonstration = models.BooleanField(default=True)  # "demonstration model, not for clinical use"
+    processing_time_ms = models.FloatField()
+    timings_ms = models.JSONField(default=dict)
+    requires_radiologist_review = models.BooleanField(default=False)
+    qa_flags = models.JSONField(default=list)  # [{"kind", "label", "detail", "blocking"}]
+    # [{"finding", "label", "confidence", "severity", "laterality", "bounding_box",
+    #   "is_critical", "heatmap", "context_contribution"}]; "heatmap" is a file name under
+    # HEATMAP_DIR/<report id>/, served by the report's heatmap endpoint.
+    findings = models.JSONField(default=list)
+    sentences = models.JSONField(default=list)  # [{"text", "section", "label", "source"}]
+    priority = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"AI detail of {self.version}"

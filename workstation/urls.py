@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from reports import ai_api
 from reports import api as reports_api
 from workstation import health, views
 from workstation.audit import api as audit_api
@@ -22,6 +23,14 @@ api_v1 = [
         "instances/<str:sop_uid>/frame",
         studies_api.InstanceFrameApi.as_view(),
         name="api-instance-frame",
+    ),
+    path(
+        "studies/<str:study_uid>/report", ai_api.StudyReportApi.as_view(), name="api-study-report"
+    ),
+    path(
+        "reports/<int:report_id>/heatmaps/<str:name>",
+        ai_api.ReportHeatmapApi.as_view(),
+        name="api-report-heatmap",
     ),
     path(
         "studies/<str:study_uid>/report-record",

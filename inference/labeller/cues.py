@@ -40,8 +40,8 @@ NEGATED_HEDGE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 NEGATED_HEDGE_AFTER = re.compile(
-    r"^[^.]*?\b(?:(?:can\s*not|cannot|could\s+not|not|are\s+not|is\s+not)\s+(?:be\s+)?"
-    r"(?:\w+ly\s+)?(?:excluded|ruled\s+out)|"
+    r"^[^.]*?\b(?:(?:can\s*not|cannot|could\s+not|not|are\s+not|is\s+not)\s+(?:\w+ly\s+)?"
+    r"(?:be\s+)?(?:\w+ly\s+)?(?:excluded|ruled\s+out)|"
     r"not\s+(?:well|clearly)[- ](?:seen|visualized|evaluated))\b",
     re.IGNORECASE,
 )
@@ -65,7 +65,8 @@ NEGATION_AFTER = re.compile(
 )
 
 HEDGE_BEFORE = re.compile(
-    r"\b(?:may|might|could|can|would|possible|possibly|probable|probably|likely|question(?:able)?|"
+    r"\b(?:may|might|could|can|would|possible|possibly|possibility|probable|probably|likely|"
+    r"question(?:able)?|"
     r"questioned|suspect\w*|suspicious|suggest\w*|concern(?:ing)?\s+for|worrisome|differential|"
     r"consider\w*|versus|vs|and/or|equivocal|indeterminate|borderline|presum\w*|favou?r\w*|"
     r"perhaps|uncertain|unclear|not\s+certain|cannot|developing|early|atypical|correlat\w*|"
@@ -76,6 +77,7 @@ HEDGE_OR_BEFORE = re.compile(r"\b(?:or|versus|vs)\s+(?:\S+\s+){0,3}$", re.IGNORE
 HEDGE_AFTER = re.compile(
     r"^\W*(?:(?:is|are|was|were|remains?)\s+)?(?:(?:also\s+)?(?:suspected|questioned|possible|"
     r"likely|probable|(?:less|more)\s+likely|a\s+possibility|not\s+certain|uncertain|"
-    r"considered|favou?red)\b|(?:\S+\s+){0,3}?(?:or|versus|vs|and/or)\b(?!\s+without))",
+    r"considered|favou?red|(?:also\s+)?in\s+the\s+differential|a\s+consideration)\b|"
+    r"(?:\S+\s+){0,3}?(?:or|versus|vs|and/or)\b(?!\s+without))",
     re.IGNORECASE,
 )

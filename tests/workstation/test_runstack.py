@@ -47,6 +47,11 @@ def _token(base: str, username: str, password: str) -> str:
 def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
+    from inference.models.checkpoint import ModelCard
+    from tests.inference.models.synthetic import trained_tiny
+
+    model_dir = tmp_path / "model"
+    trained_tiny().model.save_pretrained(model_dir, ModelCard(name="tiny", version="t1"))
     web_port, scp_port, redis_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -56,6 +61,8 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
         WEB_PORT=str(web_port),
         DICOM_PORT=str(scp_port),
         STUDY_SETTLE_SECONDS="1",
+        DRAFT_MODEL_DIR=str(model_dir),
+        HEATMAP_DIR=str(tmp_path / "heatmaps"),
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runstack"],
@@ -92,12 +99,15 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
             status, studies = _get(f"{base}/api/v1/studies", token)
             assert status == 200
             assert studies["count"] == 3  # the 5 demo files are 3 studies
-            for _ in range(40):  # each settles and gets its one drafting job
+            for _ in range(120):  # each settles, and the worker drafts it
                 _, studies = _get(f"{base}/api/v1/studies", token)
-                if all(s["status"] == "waiting_for_ai" for s in studies["results"]):  # type: ignore[index]
+                if all(s["status"] == "drafted" for s in studies["results"]):  # type: ignore[index]
                     break
                 time.sleep(0.5)
-            assert {s["status"] for s in studies["results"]} == {"waiting_for_ai"}  # type: ignore[index]
+            assert {s["status"] for s in studies["results"]} == {"drafted"}  # type: ignore[index]
+            uid = studies["results"][0]["study_uid"]  # type: ignore[index]
+            status, report = _get(f"{base}/api/v1/studies/{uid}/report", token)
+            assert status == 200 and report["model_version"] == "t1"
         children = psutil.Process(process.pid).children(recursive=True)
     finally:
         process.send_signal(signal.SIGINT)

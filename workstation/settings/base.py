@@ -313,7 +313,23 @@ DICOM_UPLOAD_MAX_BYTES = env_int("DICOM_UPLOAD_MAX_BYTES", 512 * 1024 * 1024, mi
 STUDY_SETTLE_SECONDS = env_float("STUDY_SETTLE_SECONDS", 3.0, minimum=0.0)
 # The SCP's sweeper looks for settled studies (and unsent drafting jobs) this often.
 STUDY_SWEEP_INTERVAL_SECONDS = env_float("STUDY_SWEEP_INTERVAL_SECONDS", 1.0, minimum=0.05)
-DRAFT_MODEL_VERSION = env_str("DRAFT_MODEL_VERSION", "unassigned")
+# --- AI drafting ----------------------------------------------------------------------------
+DRAFT_BACKEND = env_str("DRAFT_BACKEND", "reference")
+DRAFT_MODEL_DIR = env_path("DRAFT_MODEL_DIR", VAR_DIR / "models" / "demo")
+DRAFT_DEVICE = env_str("DRAFT_DEVICE", "")  # "" picks CUDA when present, else CPU
+# Overrides the version read from the model card (a drafting job is unique per version).
+DRAFT_MODEL_VERSION = env_str("DRAFT_MODEL_VERSION", "")
+DRAFT_MAX_ATTEMPTS = env_int("DRAFT_MAX_ATTEMPTS", 3, minimum=1)
+# Dynamic batching: a worker drafts up to this many queued studies in one forward pass,
+# waiting at most the window for more to arrive.
+DRAFT_BATCH_SIZE = env_int("DRAFT_BATCH_SIZE", 8, minimum=1, maximum=64)
+DRAFT_BATCH_WINDOW_MS = env_int("DRAFT_BATCH_WINDOW_MS", 100, minimum=0)
+# A running job is another worker's for this long; after it, the job is taken over.
+DRAFT_RUNNING_GRACE_SECONDS = env_int("DRAFT_RUNNING_GRACE_SECONDS", 600, minimum=10)
+CRITICAL_LABELS = env_list(
+    "CRITICAL_LABELS", ["Pneumothorax", "Fracture", "Lung Lesion", "Pleural Effusion"]
+)
+HEATMAP_DIR = env_path("HEATMAP_DIR", VAR_DIR / "heatmaps")
 
 # --- Reports --------------------------------------------------------------------------------
 # A radiologist's claim on a report lapses after this long without a save.

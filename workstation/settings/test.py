@@ -3,12 +3,15 @@
 import os
 
 from workstation.settings.base import *  # noqa: F403
-from workstation.settings.base import DATABASES, REDIS_URL
+from workstation.settings.base import DATABASES, REDIS_URL, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STUDY_SETTLE_SECONDS = 0.5
 STUDY_SWEEP_INTERVAL_SECONDS = 0.1
 DICOM_PORT = 0  # tests start their listeners on free ports
+# No model unless a test trains one and points here (drafting then fails, clearly, as
+# "model not loaded").
+DRAFT_MODEL_DIR = VAR_DIR / "models" / "absent-in-tests"
 
 # Each test run gets its own database, queues and channel prefix, so runs sharing one
 # PostgreSQL/Redis (developers, helpers, CI) never take each other's rows or tasks.

@@ -162,6 +162,8 @@ class DraftJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     reason = models.CharField(max_length=32, default="settled")  # settled | explicit
+    # What the requester asked for: {"report_template": str, "confidence_threshold": float}.
+    options = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

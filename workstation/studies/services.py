@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from pydicom.dataset import Dataset
 
@@ -34,6 +35,13 @@ from workstation.studies.models import (
     StudyStatus,
 )
 from workstation.studies.storage import StoredFile, store_part10
+
+
+def draft_model_version() -> str:
+    from inference.services import draft_model_version as configured
+
+    return configured()
+
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +298,7 @@ def study_complete(
             return None
         job, created = DraftJob.objects.get_or_create(
             study=study,
-            model_version=settings.DRAFT_MODEL_VERSION,
+            model_version=draft_model_version(),
             defaults={"reason": reason, "requested_by": requested_by},
         )
         if study.status in (StudyStatus.RECEIVING, StudyStatus.NOT_DRAFTED):
@@ -340,9 +348,15 @@ def study_settle_sweep(*, now: dt.datetime | None = None) -> int:
         for study_uid in settled:
             study_complete(study_uid=study_uid, reason="settled")
             completed += 1
+    # The outbox: jobs the broker never took, and jobs whose message or worker was lost
+    # (a Redis restart without persistence, a killed worker); the task is idempotent.
+    lost = now - dt.timedelta(seconds=settings.DRAFT_RUNNING_GRACE_SECONDS)
     stale = DraftJob.objects.filter(
-        state=DraftJobState.PENDING, created_at__lte=now - OUTBOX_RESEND_AFTER
+        Q(state=DraftJobState.PENDING, created_at__lte=now - OUTBOX_RESEND_AFTER)
+        | Q(state=DraftJobState.QUEUED, sent_at__lte=lost)
+        | Q(state=DraftJobState.RUNNING, started_at__lte=lost)
     ).values_list("pk", flat=True)[:100]
     for job_id in stale:
         draft_job_dispatch(job_id=job_id)
+    DraftJob.objects.filter(pk__in=list(stale), state=DraftJobState.QUEUED).update(sent_at=now)
     return completed

@@ -82,7 +82,9 @@ def to_dicom(
     context = phantom.context
     ds.PatientName = f"PHANTOM^{spec.seed}"
     ds.PatientID = f"PH{spec.seed:08d}"
-    birth = when.date().replace(year=when.year - context.age) - dt.timedelta(days=spec.seed % 300)
+    # Day 28 at most: a study on 29 February has no anniversary in most birth years.
+    anniversary = dt.date(when.year - context.age, when.month, min(when.day, 28))
+    birth = anniversary - dt.timedelta(days=spec.seed % 300)
     ds.PatientBirthDate = birth.strftime("%Y%m%d")
     ds.PatientSex = context.sex
     ds.PatientAge = f"{context.age:03d}Y"

@@ -63,14 +63,13 @@ def test_it_queues_exactly_one_job_when_a_settled_study_is_swept_repeatedly(
     assert completed == [1, 0, 0]
     assert DraftJob.objects.filter(study__study_uid=study_uid).count() == 1
     assert _wait_for(
-        lambda: (
-            DraftJob.objects.get(study__study_uid=study_uid).state
-            == DraftJobState.READY_FOR_DRAFTING
-        )
+        lambda: DraftJob.objects.get(study__study_uid=study_uid).state == DraftJobState.FAILED
     )
     job = DraftJob.objects.get(study__study_uid=study_uid)
     assert job.attempts == 1
-    assert Study.objects.get(study_uid=study_uid).status == StudyStatus.WAITING_FOR_AI
+    # No model is installed in the test settings: the job says so, and does not retry.
+    assert job.error.startswith("model not loaded:") and "missing config.json" in job.error
+    assert Study.objects.get(study_uid=study_uid).status == StudyStatus.DRAFT_FAILED
 
 
 def test_a_redelivered_task_does_not_run_the_job_twice(
@@ -81,9 +80,7 @@ def test_a_redelivered_task_does_not_run_the_job_twice(
     study_uid = _receive_study(live_scp, tmp_path, count=1)
     job = study_complete(study_uid=study_uid, reason="explicit")
     assert job is not None
-    assert _wait_for(
-        lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.READY_FOR_DRAFTING
-    )
+    assert _wait_for(lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED)
 
     draft_study.apply_async(args=(job.pk,), queue=settings.DRAFT_QUEUE)  # as a redelivery would
     time.sleep(0.5)
@@ -135,6 +132,4 @@ def test_the_sweeper_resends_a_job_the_broker_never_took(
 
     study_settle_sweep(now=timezone.now() + dt.timedelta(seconds=30))
 
-    assert _wait_for(
-        lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.READY_FOR_DRAFTING
-    )
+    assert _wait_for(lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED)

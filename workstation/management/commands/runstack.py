@@ -36,11 +36,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-demo", action="store_true", help="do not send demo studies")
+        parser.add_argument(
+            "--no-train",
+            action="store_true",
+            help="do not train the demonstration model when DRAFT_MODEL_DIR has none",
+        )
         parser.add_argument("--startup-timeout", type=float, default=60.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("create_demo_users", stdout=self.stdout)
+        if not options["no_train"]:
+            call_command("train_demo_model", if_missing=True, stdout=self.stdout)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children: dict[str, list[str]] = {
             "web": [
