@@ -128,3 +128,49 @@ def test_the_admin_page_is_read_only_and_audited(administrator: object) -> None:
     assert listing.status_code == 200 and add.status_code == 403 and delete.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     assert AuditEvent.objects.filter(action=AuditAction.AUDIT_READ, object_type="admin").exists()
+
+
+def test_a_scripted_session_of_40_actions_writes_40_audit_rows(reader: object) -> None:
+    """Login, 12 x (study list, report view, save), sign, addendum, logout: one row each."""
+    report = report_of(draft_make(study=study_make()))
+    client = Client()
+    actions = 0
+    before = AuditEvent.objects.count()
+
+    assert (
+        client.post("/accounts/login/", {"username": "reader", "password": PASSWORD}).status_code
+        == 302
+    )
+    actions += 1
+    version = 0
+    for i in range(12):
+        assert client.get("/api/v1/studies").status_code == 200
+        assert client.get(f"/api/v1/reports/{report.pk}").status_code == 200
+        saved = client.post(
+            f"/api/v1/reports/{report.pk}/versions",
+            {"based_on_version": version, "findings": f"Edit {i}.", "impression": "Normal."},
+            content_type="application/json",
+        )
+        assert saved.status_code == 201, saved.content
+        version += 1
+        actions += 3
+    signed = client.post(
+        f"/api/v1/reports/{report.pk}/sign",
+        {"password": PASSWORD, "based_on_version": version},
+        content_type="application/json",
+    )
+    assert signed.status_code == 200, signed.content
+    added = client.post(
+        f"/api/v1/reports/{report.pk}/addenda",
+        {"text": "Addendum."},
+        content_type="application/json",
+    )
+    assert added.status_code == 201, added.content
+    assert client.post("/accounts/logout/").status_code == 302
+    actions += 3
+
+    assert actions == 40
+    assert AuditEvent.objects.count() - before == 40
+    rows = AuditEvent.objects.order_by("id")[before:]
+    assert [r.action for r in rows][:2] == [AuditAction.LOGIN, AuditAction.VIEW]
+    assert {r.username for r in rows} == {"reader"}
