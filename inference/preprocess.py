@@ -269,7 +269,7 @@ def classify_view(ds: Dataset) -> ViewDecision:
     try:
         values = modality_values(ds)
     except PixelDataError:
-        return ViewDecision(ViewKind.OTHER, "no image")
+        return ViewDecision(ViewKind.OTHER, "unreadable pixel data")
     if min(values.shape) < MIN_IMAGE_SIDE:
         return ViewDecision(ViewKind.OTHER, "too small")
     stated = view_from_metadata(ds)

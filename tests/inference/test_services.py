@@ -196,3 +196,35 @@ def test_the_draft_request_refuses_bad_input(
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"confidence_threshold", "clinical_context"}
     assert pydicom.uid.UID(str(ds.StudyInstanceUID)).is_valid
+
+
+def test_unreadable_pixel_data_fails_the_job_and_the_worker_goes_on(
+    model: Path, live_scp: LiveScp, tmp_path: Path
+) -> None:
+    broken = cr_dataset(rows=64, columns=64)
+    broken.PixelData = b"\x00\x01" * 10  # far fewer bytes than 64 x 64 x 2
+    good = cr_dataset(rows=64, columns=64, PatientID="P2")
+    _store(live_scp, [write(broken, tmp_path / "b.dcm"), write(good, tmp_path / "g.dcm")])
+    jobs = [
+        study_complete(study_uid=str(ds.StudyInstanceUID), reason="explicit")
+        for ds in (broken, good)
+    ]
+    assert all(jobs)
+
+    states = [services.draft_job_run(job_id=job.pk) for job in jobs if job]
+
+    assert states == [DraftJobState.FAILED, DraftJobState.DONE]
+    failed = DraftJob.objects.get(study__study_uid=str(broken.StudyInstanceUID))
+    assert "unreadable pixel data" in failed.error
+
+
+def test_a_ct_study_is_reported_as_not_drafted(live_scp: LiveScp, reader: object) -> None:
+    (ct,) = shared_dicom("extra/pydicom_CT_small.dcm")
+    _store(live_scp, [ct])
+    uid = str(pydicom.dcmread(ct, stop_before_pixels=True).StudyInstanceUID)
+
+    response = _client(reader).post(f"/api/v1/studies/{uid}/report", {}, format="json")
+
+    assert response.status_code == 422
+    assert response.json()["status"] == "not_drafted"
+    assert _client(reader).get(f"/api/v1/studies/{uid}/report").json()["status"] == "not_drafted"
