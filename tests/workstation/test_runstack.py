@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -73,13 +74,16 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
         text=True,
     )
     output: list[str] = []
+    # Read the stack's output all along: a full pipe would block the children's logging.
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
     try:
-        assert process.stdout is not None
         deadline = time.monotonic() + 180
-        for line in process.stdout:
-            output.append(line)
-            if "Workstation running at" in line or time.monotonic() > deadline:
+        while time.monotonic() < deadline and process.poll() is None:
+            if any("Workstation running at" in line for line in list(output)):
                 break
+            time.sleep(0.2)
         text = "".join(output)
         assert "Workstation running at" in text, text[-3000:]
         base = f"http://127.0.0.1:{web_port}"
@@ -99,12 +103,13 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
             status, studies = _get(f"{base}/api/v1/studies", token)
             assert status == 200
             assert studies["count"] == 3  # the 5 demo files are 3 studies
-            for _ in range(120):  # each settles, and the worker drafts it
+            for _ in range(360):  # each settles, and the worker (cold: imports torch) drafts it
                 _, studies = _get(f"{base}/api/v1/studies", token)
                 if all(s["status"] == "drafted" for s in studies["results"]):  # type: ignore[index]
                     break
                 time.sleep(0.5)
-            assert {s["status"] for s in studies["results"]} == {"drafted"}  # type: ignore[index]
+            statuses = {s["status"] for s in studies["results"]}  # type: ignore[index]
+            assert statuses == {"drafted"}, "".join(output)[-4000:]
             uid = studies["results"][0]["study_uid"]  # type: ignore[index]
             status, report = _get(f"{base}/api/v1/studies/{uid}/report", token)
             assert status == 200 and report["model_version"] == "t1"
@@ -112,13 +117,13 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            rest, _ = process.communicate(timeout=60)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-    output.append(rest)
+        reader.join(timeout=10)
     assert process.returncode == 0, "".join(output)[-3000:]
-    assert "All processes stopped." in rest
+    assert "All processes stopped." in "".join(output)
     time.sleep(1)
     survivors = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert survivors == [], [c.cmdline() for c in survivors]
