@@ -154,5 +154,22 @@ BACKENDS: Final = MappingProxyType(
             "inference.backends.reference:ReferenceBackend",
             "the project's LLaVA-style model (CNN/ViT encoder, MLP projector, GPT-2 decoder)",
         ),
+        "onnx": BackendEntry(
+            "onnx",
+            "inference.backends.onnx:OnnxBackend",
+            "the reference model's detector exported to ONNX Runtime (parity-checked FP32/INT8);"
+            " Grad-CAM and generation in PyTorch",
+        ),
+        "hf": BackendEntry(
+            "hf",
+            "inference.backends.hf:HFBackend",
+            "any local Hugging Face image-text-to-text checkpoint (MedGemma, MAIRA-2, CheXagent,"
+            " LLaVA-Rad); findings read from its text by the rule labeller",
+        ),
+        "retrieval": BackendEntry(
+            "retrieval",
+            "inference.backends.retrieval:RetrievalBackend",
+            "the reference model's findings written up from the IU X-ray sentence bank (MiniLM)",
+        ),
     }
 )

@@ -101,6 +101,44 @@ class ReferenceBackend:
     @torch.no_grad()
     def predict_batch(self, studies: Sequence[StudyInput]) -> list[Draft]:
         """Draft several studies; preprocessing and detection run as one batch."""
+        drafts = []
+        for study, (findings, timings, pixels, features) in zip(
+            studies, self._detect(studies), strict=True
+        ):
+            started = time.perf_counter()
+            text = self.model.generate(
+                pixels,
+                study.context.as_prompt(),
+                num_beams=self.num_beams,
+                max_new_tokens=self.max_new_tokens,
+                features=features,
+            )
+            timings["generate"] = (time.perf_counter() - started) * 1000
+            drafts.append(
+                Draft(
+                    findings=findings,
+                    sentences=sentences_from_text(text),
+                    model_name=self.model_name,
+                    model_version=self.version,
+                    timings_ms=timings,
+                )
+            )
+        return drafts
+
+    @torch.no_grad()
+    def detect_batch(
+        self, studies: Sequence[StudyInput]
+    ) -> list[tuple[tuple[Finding, ...], dict[str, float]]]:
+        """Findings (with heatmaps and boxes) of several studies and the timings of their
+        stages ("preprocess", "detect", "explain", ms per study), without generating text:
+        for backends that write the text another way. Raises ``NoFrontalImage``."""
+        return [(findings, timings) for findings, timings, _, _ in self._detect(studies)]
+
+    def _detect(
+        self, studies: Sequence[StudyInput]
+    ) -> list[tuple[tuple[Finding, ...], dict[str, float], torch.Tensor, torch.Tensor]]:
+        """Per study: findings, timings, the model's pixels ``(1, 1, size, size)`` and image
+        features, the last two for text generation."""
         if not studies:
             return []
         for study in studies:
@@ -121,38 +159,36 @@ class ReferenceBackend:
         probabilities = self.model.probabilities(self.model.detect(features, context)).cpu()
         detect_ms = (time.perf_counter() - started) * 1000 / len(studies)
 
-        drafts = []
+        out = []
         for i, study in enumerate(studies):
-            drafts.append(
-                self._draft(
-                    study,
-                    frontal[i],
-                    pixels[i : i + 1],
-                    features[i : i + 1],
-                    probabilities[i].tolist(),
-                    preprocess_ms,
-                    detect_ms,
-                )
+            started = time.perf_counter()
+            findings = self._findings(
+                study, frontal[i], pixels[i : i + 1], features[i : i + 1], probabilities[i].tolist()
             )
-        return drafts
+            timings = {
+                "preprocess": preprocess_ms,
+                "detect": detect_ms,
+                "explain": (time.perf_counter() - started) * 1000,
+            }
+            out.append((findings, timings, pixels[i : i + 1], features[i : i + 1]))
+        return out
 
-    def _draft(
+    def _findings(
         self,
         study: StudyInput,
         prepared: PreparedImage,
         pixels: torch.Tensor,
         features: torch.Tensor,
         probabilities: list[float],
-        preprocess_ms: float,
-        detect_ms: float,
-    ) -> Draft:
+    ) -> tuple[Finding, ...]:
+        """The thresholded findings of one study with Grad-CAM heatmaps, boxes and context
+        contributions, most confident first."""
         positive = [
             label
             for label, p in zip(LABELS, probabilities, strict=True)
             if label not in NOT_A_FINDING
             and p >= self._threshold(label, study.confidence_threshold)
         ]
-        started = time.perf_counter()
         attributions = {a.label: a for a in gradcam(self.model, prepared, positive)}
         contribution = (
             context_contribution(self.model, pixels, study.context, features=features)
@@ -175,29 +211,7 @@ class ReferenceBackend:
                 )
             )
         findings.sort(key=lambda f: -f.confidence)
-        explain_ms = (time.perf_counter() - started) * 1000
-
-        started = time.perf_counter()
-        text = self.model.generate(
-            pixels,
-            study.context.as_prompt(),
-            num_beams=self.num_beams,
-            max_new_tokens=self.max_new_tokens,
-            features=features,
-        )
-        generate_ms = (time.perf_counter() - started) * 1000
-        return Draft(
-            findings=tuple(findings),
-            sentences=sentences_from_text(text),
-            model_name=self.model_name,
-            model_version=self.version,
-            timings_ms={
-                "preprocess": preprocess_ms,
-                "detect": detect_ms,
-                "explain": explain_ms,
-                "generate": generate_ms,
-            },
-        )
+        return tuple(findings)
 
 
 @functools.cache
