@@ -79,7 +79,12 @@ def _backend(name: str, model_dir: str, device: str) -> Backend:
         raise ModelNotLoaded(f"model not loaded: unknown backend {name!r}")
     module_name, class_name = entry.import_path.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class(model_dir, device or None, critical_labels=critical_labels())
+    extra: dict[str, Any] = (
+        {"bank_cache_dir": Path(settings.SENTENCE_BANK_DIR)} if name == "retrieval" else {}
+    )
+    backend: Backend = backend_class(
+        model_dir, device or None, critical_labels=critical_labels(), **extra
+    )
     return backend
 
 

@@ -63,6 +63,7 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
         DICOM_PORT=str(scp_port),
         STUDY_SETTLE_SECONDS="1",
         DRAFT_MODEL_DIR=str(model_dir),
+        DRAFT_BACKEND="reference",  # the retrieval bank takes minutes to embed
         HEATMAP_DIR=str(tmp_path / "heatmaps"),
     )
     process = subprocess.Popen(

@@ -314,7 +314,13 @@ STUDY_SETTLE_SECONDS = env_float("STUDY_SETTLE_SECONDS", 3.0, minimum=0.0)
 # The SCP's sweeper looks for settled studies (and unsent drafting jobs) this often.
 STUDY_SWEEP_INTERVAL_SECONDS = env_float("STUDY_SWEEP_INTERVAL_SECONDS", 1.0, minimum=0.05)
 # --- AI drafting ----------------------------------------------------------------------------
-DRAFT_BACKEND = env_str("DRAFT_BACKEND", "reference")
+# "retrieval" by default: the demonstration model's detector with real radiologists'
+# sentences (the tiny language model of the demonstration model writes no usable prose).
+DRAFT_BACKEND = env_str("DRAFT_BACKEND", "retrieval")
+if DRAFT_BACKEND not in {"reference", "retrieval", "hf", "onnx"}:
+    raise ImproperlyConfigured(f"DRAFT_BACKEND={DRAFT_BACKEND!r} is not a known backend")
+# Where the retrieval backend keeps its embedded sentence bank (built once, minutes on CPU).
+SENTENCE_BANK_DIR = env_path("SENTENCE_BANK_DIR", VAR_DIR / "cache" / "sentence-bank")
 DRAFT_MODEL_DIR = env_path("DRAFT_MODEL_DIR", VAR_DIR / "models" / "demo")
 DRAFT_DEVICE = env_str("DRAFT_DEVICE", "")  # "" picks CUDA when present, else CPU
 # Overrides the version read from the model card (a drafting job is unique per version).

@@ -12,6 +12,8 @@ DICOM_PORT = 0  # tests start their listeners on free ports
 # No model unless a test trains one and points here (drafting then fails, clearly, as
 # "model not loaded").
 DRAFT_MODEL_DIR = VAR_DIR / "models" / "absent-in-tests"
+# The reference backend needs no sentence bank (building the full one takes minutes).
+DRAFT_BACKEND = "reference"
 
 # Each test run gets its own database, queues and channel prefix, so runs sharing one
 # PostgreSQL/Redis (developers, helpers, CI) never take each other's rows or tasks.

@@ -27,6 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"] or settings.DRAFT_MODEL_DIR)
+        if settings.DRAFT_BACKEND == "retrieval":
+            self._bank()  # cached: instant when it was built before
         if options["if_missing"] and (out / "config.json").exists():
             self.stdout.write(f"demonstration model present in {out}")
             return
@@ -38,3 +40,11 @@ class Command(BaseCommand):
             seed=options["seed"],
             log=self.stdout.write,
         )
+
+    def _bank(self) -> None:
+        from inference.sentence_bank import load_iu_bank
+
+        cache = Path(settings.SENTENCE_BANK_DIR)
+        self.stdout.write(f"embedding the IU X-ray sentence bank into {cache} (once; minutes) ...")
+        bank = load_iu_bank(cache)
+        self.stdout.write(f"sentence bank ready: {len(bank)} sentences")
