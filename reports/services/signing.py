@@ -35,6 +35,7 @@ from reports.services.base import (
 )
 from workstation.audit.models import AuditAction, AuditOutcome
 from workstation.audit.services import audit_record
+from workstation.notify import study_event_on_commit
 from workstation.studies.models import Study, StudyStatus
 
 
@@ -119,6 +120,9 @@ def report_sign(
             study_uid=report.study.study_uid,
             report_id=report.pk,
             detail=f"version {version.number} sha256 {version.content_sha256}",
+        )
+        study_event_on_commit(
+            event="signed", study_uid=report.study.study_uid, status=StudyStatus.SIGNED
         )
     return version
 

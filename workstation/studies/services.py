@@ -24,6 +24,7 @@ from workstation.dicom.ingest import (
     fidelity,
     parse_incoming,
 )
+from workstation.notify import study_event_on_commit
 from workstation.studies.models import (
     ClinicalContext,
     DraftJob,
@@ -87,6 +88,7 @@ def _study_for(incoming: IncomingInstance, patient: Patient, now: dt.datetime) -
         },
     )
     if created:
+        study_event_on_commit(event="received", study_uid=study.study_uid, status=study.status)
         return study
     if study.patient_id != patient.pk:
         raise IngestRefused(
@@ -304,6 +306,7 @@ def study_complete(
         if study.status in (StudyStatus.RECEIVING, StudyStatus.NOT_DRAFTED):
             study.status = StudyStatus.WAITING_FOR_AI
         study.save(update_fields=["completed_at", "status"])
+        study_event_on_commit(event="completed", study_uid=study_uid, status=study.status)
         if created:
             job_id = job.pk
             transaction.on_commit(lambda: draft_job_dispatch(job_id=job_id))
