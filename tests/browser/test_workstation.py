@@ -114,7 +114,10 @@ def test_a_radiologist_reads_and_signs_a_study_that_arrives_live(
     )
     assert response.status_code in (200, 202), response.json()
     assert _wait_for(lambda: DraftJob.objects.filter(state=DraftJobState.DONE).exists())
-    row = page.wait_for_selector(f'tr[data-study-uid="{study.study_uid}"]', timeout=30_000)
+    # The row arrives on the "received" event and turns "drafted" on the worker's event.
+    row = page.wait_for_selector(
+        f'tr[data-study-uid="{study.study_uid}"][data-status="drafted"]', timeout=90_000
+    )
     assert page.evaluate("window.__noReload") is True
     assert "drafted" in row.inner_text()
     _shot(page, "02-worklist-live-row")
