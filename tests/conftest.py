@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +113,37 @@ def celery_worker(transactional_db: None) -> Iterator[object]:
         app, queues=queues, perform_ping_check=False, pool="threads", concurrency=1
     ) as worker:
         yield worker
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
+    """Poll ``predicate`` until it is truthy (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny reference model (trained once per process) saved as a model directory."""
+    from inference.models.checkpoint import ModelCard
+    from tests.inference.models.synthetic import trained_tiny
+
+    directory = tmp_path_factory.mktemp("demo-model")
+    card = ModelCard(name="reference-tiny", version="test-1", training_data="synthetic discs")
+    trained_tiny().model.save_pretrained(directory, card)
+    return directory
+
+
+@pytest.fixture
+def drafting_model(tiny_model_dir: Path, settings: object, tmp_path: Path) -> Iterator[Path]:
+    """Drafting jobs use the tiny model, writing heatmaps under this test's tmp dir."""
+    from inference import services
+
+    settings.DRAFT_MODEL_DIR = tiny_model_dir  # type: ignore[attr-defined]
+    settings.HEATMAP_DIR = tmp_path / "heatmaps"  # type: ignore[attr-defined]
+    services._backend.cache_clear()
+    yield tiny_model_dir
+    services._backend.cache_clear()

@@ -4,50 +4,19 @@ and signs; the worklist shows it signed. Screenshots go to var/test-artifacts/."
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
-from inference import services
-from inference.models.checkpoint import ModelCard
 from tests.browser.conftest import ARTIFACTS, AsgiServer
-from tests.conftest import PASSWORD, LiveScp
+from tests.conftest import PASSWORD, LiveScp, wait_for
 from tests.factories import SHARED_DICOM, cr_dataset, write
-from tests.inference.models.synthetic import trained_tiny
 from workstation.dicom.scu import send_files
 from workstation.studies.models import DraftJob, DraftJobState, Study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo-model")
-    card = ModelCard(name="reference-tiny", version="test-1", training_data="synthetic discs")
-    trained_tiny().model.save_pretrained(directory, card)
-    return directory
-
-
-@pytest.fixture
-def model(tiny_model_dir: Path, settings: Any, tmp_path: Path) -> Iterator[Path]:
-    settings.DRAFT_MODEL_DIR = tiny_model_dir
-    settings.HEATMAP_DIR = tmp_path / "heatmaps"
-    services._backend.cache_clear()
-    yield tiny_model_dir
-    services._backend.cache_clear()
-
-
-def _wait_for(predicate: Any, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _chest_file(tmp_path: Path) -> Path:
@@ -78,7 +47,7 @@ CANVAS_SAMPLE = """() => {
 
 
 def test_a_radiologist_reads_and_signs_a_study_that_arrives_live(
-    model: Path,
+    drafting_model: Path,
     live_scp: LiveScp,
     celery_worker: object,
     reader: Any,
@@ -113,7 +82,7 @@ def test_a_radiologist_reads_and_signs_a_study_that_arrives_live(
         format="json",
     )
     assert response.status_code in (200, 202), response.json()
-    assert _wait_for(lambda: DraftJob.objects.filter(state=DraftJobState.DONE).exists())
+    assert wait_for(lambda: DraftJob.objects.filter(state=DraftJobState.DONE).exists())
     # The row arrives on the "received" event and turns "drafted" on the worker's event.
     row = page.wait_for_selector(
         f'tr[data-study-uid="{study.study_uid}"][data-status="drafted"]', timeout=90_000

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
@@ -13,42 +11,14 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from inference import services
-from inference.models.checkpoint import ModelCard
 from reports.models import AiDraft, Report, ReportVersion
-from tests.conftest import LiveScp
+from tests.conftest import LiveScp, wait_for
 from tests.factories import cr_dataset, shared_dicom, write
-from tests.inference.models.synthetic import trained_tiny
 from workstation.dicom.scu import send_files
 from workstation.studies.models import DraftJob, DraftJobState, Study
 from workstation.studies.services import study_complete
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo-model")
-    card = ModelCard(name="reference-tiny", version="test-1", training_data="synthetic discs")
-    trained_tiny().model.save_pretrained(directory, card)
-    return directory
-
-
-@pytest.fixture
-def model(tiny_model_dir: Path, settings: object, tmp_path: Path) -> Iterator[Path]:
-    settings.DRAFT_MODEL_DIR = tiny_model_dir  # type: ignore[attr-defined]
-    settings.HEATMAP_DIR = tmp_path / "heatmaps"  # type: ignore[attr-defined]
-    services._backend.cache_clear()
-    yield tiny_model_dir
-    services._backend.cache_clear()
-
-
-def _wait_for(predicate: object, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _client(user: object) -> APIClient:
@@ -63,7 +33,7 @@ def _store(scp: LiveScp, paths: list[Path]) -> None:
 
 
 def test_it_drafts_each_real_chest_study_with_heatmaps_served_as_png(
-    model: Path, live_scp: LiveScp, celery_worker: object, reader: object
+    drafting_model: Path, live_scp: LiveScp, celery_worker: object, reader: object
 ) -> None:
     _store(live_scp, shared_dicom())
     client = _client(reader)
@@ -77,7 +47,7 @@ def test_it_drafts_each_real_chest_study_with_heatmaps_served_as_png(
             format="json",
         )
         assert response.status_code in (200, 202), response.json()
-    assert _wait_for(lambda: DraftJob.objects.filter(state=DraftJobState.DONE).count() == 3)
+    assert wait_for(lambda: DraftJob.objects.filter(state=DraftJobState.DONE).count() == 3)
 
     heatmaps = 0
     for uid in study_uids:
@@ -99,7 +69,7 @@ def test_it_drafts_each_real_chest_study_with_heatmaps_served_as_png(
 
 
 def test_a_lateral_only_study_fails_with_a_clear_reason(
-    model: Path, live_scp: LiveScp, tmp_path: Path, reader: object
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path, reader: object
 ) -> None:
     ds = cr_dataset(rows=64, columns=64, ViewPosition="LL")
     _store(live_scp, [write(ds, tmp_path / "lat.dcm")])
@@ -133,7 +103,7 @@ def test_a_missing_model_fails_the_job_naming_the_missing_file(
 
 
 def test_a_redelivered_job_makes_exactly_one_draft(
-    model: Path, live_scp: LiveScp, tmp_path: Path
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path
 ) -> None:
     ds = cr_dataset(rows=64, columns=64)
     _store(live_scp, [write(ds, tmp_path / "a.dcm")])
@@ -150,7 +120,7 @@ def test_a_redelivered_job_makes_exactly_one_draft(
 
 
 def test_queued_jobs_are_drafted_together_in_one_batch(
-    model: Path, live_scp: LiveScp, tmp_path: Path
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path
 ) -> None:
     jobs = []
     for i in range(3):
@@ -168,7 +138,7 @@ def test_queued_jobs_are_drafted_together_in_one_batch(
 
 
 def test_a_clinician_cannot_see_an_unsigned_ai_draft(
-    model: Path, live_scp: LiveScp, tmp_path: Path, clinician: object
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path, clinician: object
 ) -> None:
     ds = cr_dataset(rows=64, columns=64)
     _store(live_scp, [write(ds, tmp_path / "a.dcm")])
@@ -199,7 +169,7 @@ def test_the_draft_request_refuses_bad_input(
 
 
 def test_unreadable_pixel_data_fails_the_job_and_the_worker_goes_on(
-    model: Path, live_scp: LiveScp, tmp_path: Path
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path
 ) -> None:
     broken = cr_dataset(rows=64, columns=64)
     broken.PixelData = b"\x00\x01" * 10  # far fewer bytes than 64 x 64 x 2

@@ -12,22 +12,13 @@ from django.utils import timezone
 from pydicom.uid import generate_uid
 from rest_framework.test import APIClient
 
-from tests.conftest import LiveScp
+from tests.conftest import LiveScp, wait_for
 from tests.factories import cr_dataset, write
 from workstation.dicom.scu import send_files
 from workstation.studies.models import DraftJob, DraftJobState, Study, StudyStatus
 from workstation.studies.services import study_complete, study_settle_sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait_for(predicate: object, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _receive_study(scp: LiveScp, tmp_path: Path, count: int = 3) -> str:
@@ -62,8 +53,9 @@ def test_it_queues_exactly_one_job_when_a_settled_study_is_swept_repeatedly(
 
     assert completed == [1, 0, 0]
     assert DraftJob.objects.filter(study__study_uid=study_uid).count() == 1
-    assert _wait_for(
-        lambda: DraftJob.objects.get(study__study_uid=study_uid).state == DraftJobState.FAILED
+    assert wait_for(
+        lambda: DraftJob.objects.get(study__study_uid=study_uid).state == DraftJobState.FAILED,
+        timeout=15.0,
     )
     job = DraftJob.objects.get(study__study_uid=study_uid)
     assert job.attempts == 1
@@ -80,7 +72,9 @@ def test_a_redelivered_task_does_not_run_the_job_twice(
     study_uid = _receive_study(live_scp, tmp_path, count=1)
     job = study_complete(study_uid=study_uid, reason="explicit")
     assert job is not None
-    assert _wait_for(lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED)
+    assert wait_for(
+        lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED, timeout=15.0
+    )
 
     draft_study.apply_async(args=(job.pk,), queue=settings.DRAFT_QUEUE)  # as a redelivery would
     time.sleep(0.5)
@@ -132,4 +126,6 @@ def test_the_sweeper_resends_a_job_the_broker_never_took(
 
     study_settle_sweep(now=timezone.now() + dt.timedelta(seconds=30))
 
-    assert _wait_for(lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED)
+    assert wait_for(
+        lambda: DraftJob.objects.get(pk=job.pk).state == DraftJobState.FAILED, timeout=15.0
+    )
