@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.backends.base import Backend, StudyInput
 from inference.backends.reference import ReferenceBackend
@@ -135,6 +132,104 @@ def train_small_model(out_dir: Path) -> None:
     train_demo_model(out_dir, size="tiny", count=64, held_out=24, encoder_epochs=3)
 
 
+def measure(
+    model_dir: Path | None,
+    *,
+    studies_count: int = 32,
+    device: str = "cpu",
+    render_size: int = 512,
+    batch_sizes: Sequence[int] = (1, 8),
+    repeats: int = 1,
+    with_retrieval: bool = False,
+    bank_cache_dir: Path | None = None,
+    with_onnx: bool = True,
+) -> list[dict[str, Any]]:
+    """One row per (backend, batch size): PyTorch reference, ONNX FP32 and INT8 (exported
+    from the same model, parity-checked) and, when a bank exists, retrieval."""
+    with tempfile.TemporaryDirectory(prefix="radws-bench-drafting-") as tmp:
+        if model_dir is None:
+            model_dir = Path(tmp) / "model"
+            print(f"no --model-dir: training a small tiny model into {model_dir} ...")
+            train_small_model(model_dir)
+        reference = ReferenceBackend(model_dir, device)
+        backends: list[tuple[str, str, Backend]] = [("reference", "pytorch", reference)]
+        if with_onnx:
+            from inference.backends.onnx import OnnxBackend
+            from inference.onnx_export import export_onnx
+
+            onnx_dir = Path(tmp) / "onnx"
+            print("exporting to ONNX (FP32 + INT8) with the parity check ...", flush=True)
+            export_onnx(model_dir, onnx_dir)
+            for precision in ("fp32", "int8"):
+                backend = OnnxBackend(onnx_dir, device, precision=precision)
+                backends.append(("onnx", f"onnxruntime-{precision}", backend))
+        bank_dir = bank_cache_dir or model_dir / "sentence-bank"
+        if with_retrieval or any(bank_dir.glob("sentence-bank-*.json")):
+            from inference.backends.retrieval import RetrievalBackend
+
+            loading = time.perf_counter()
+            retrieval = RetrievalBackend(model_dir, device, bank_cache_dir=bank_dir)
+            print(
+                f"retrieval backend loaded in {time.perf_counter() - loading:.1f} s "
+                f"({len(retrieval.bank)} bank sentences, encoder {retrieval.bank.encoder_name})"
+            )
+            backends.append(("retrieval", "pytorch", retrieval))
+
+        preparing = time.perf_counter()
+        studies = phantom_studies(studies_count, reference.image_size, render_size)
+        prepare_ms = (time.perf_counter() - preparing) * 1000 / len(studies)
+        print(
+            f"{len(studies)} phantom studies rendered at {render_size} px and prepared at "
+            f"{reference.image_size} px: {prepare_ms:.1f} ms/study (render + DICOM + prepare)"
+        )
+
+        host = machine()
+        rows = []
+        for name, runtime, backend in backends:
+            for batch_size in batch_sizes:
+                result = run(backend, studies, batch_size, repeats)
+                rows.append(
+                    {
+                        "benchmark": "drafting",
+                        "backend": name,
+                        "runtime": runtime,
+                        "device": str(reference.device),
+                        "mode": "predict" if batch_size == 1 else "predict_batch",
+                        "batch_size": batch_size,
+                        "model": f"{backend.version} ({reference.model_name}, "
+                        f"{reference.image_size} px)",
+                        **result,
+                        "machine": host,
+                    }
+                )
+    return rows
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> None:
+    print()
+    header = (
+        f"{'backend/runtime':<26}{'mode':<15}{'batch':>5}{'studies':>8}{'P50 ms':>9}{'P95 ms':>9}"
+        f"{'P99 ms':>9}{'mean ms':>9}{'studies/h':>11}  stages (mean ms/study)"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        f = row["figures"]
+        stages = ", ".join(f"{k} {v['value']:.1f}" for k, v in row["stages_mean"].items())
+        print(
+            f"{row['backend'] + '/' + row['runtime']:<26}{row['mode']:<15}"
+            f"{row['batch_size']:>5}{row['studies']:>8}"
+            f"{f['latency_p50']['value']:>9.1f}{f['latency_p95']['value']:>9.1f}"
+            f"{f['latency_p99']['value']:>9.1f}{f['latency_mean']['value']:>9.1f}"
+            f"{f['throughput']['value']:>11,}  {stages}"
+        )
+    host = rows[0]["machine"]
+    print(
+        f"machine: {host['cpu_count']} CPUs ({host['cpu_model']}), torch {host['torch']} "
+        f"with {host['torch_threads']} threads, device {rows[0]['device']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=32)
@@ -146,78 +241,20 @@ def main() -> None:
     parser.add_argument("--with-retrieval", action="store_true")
     parser.add_argument("--bank-cache-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the lines here")
+    parser.add_argument("--no-onnx", action="store_true", help="PyTorch (and retrieval) only")
     args = parser.parse_args()
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-
-    with tempfile.TemporaryDirectory(prefix="radws-bench-drafting-") as tmp:
-        model_dir = args.model_dir
-        if model_dir is None:
-            model_dir = Path(tmp) / "model"
-            print(f"no --model-dir: training a small tiny model into {model_dir} ...")
-            train_small_model(model_dir)
-        reference = ReferenceBackend(model_dir, args.device)
-        backends: list[tuple[str, Backend]] = [("reference", reference)]
-        bank_dir = args.bank_cache_dir or model_dir / "sentence-bank"
-        if args.with_retrieval or any(bank_dir.glob("sentence-bank-*.json")):
-            from inference.backends.retrieval import RetrievalBackend
-
-            loading = time.perf_counter()
-            retrieval = RetrievalBackend(model_dir, args.device, bank_cache_dir=bank_dir)
-            print(
-                f"retrieval backend loaded in {time.perf_counter() - loading:.1f} s "
-                f"({len(retrieval.bank)} bank sentences, encoder {retrieval.bank.encoder_name})"
-            )
-            backends.append(("retrieval", retrieval))
-
-        preparing = time.perf_counter()
-        studies = phantom_studies(args.studies, reference.image_size, args.render_size)
-        prepare_ms = (time.perf_counter() - preparing) * 1000 / len(studies)
-        print(
-            f"{len(studies)} phantom studies rendered at {args.render_size} px and prepared at "
-            f"{reference.image_size} px: {prepare_ms:.1f} ms/study (render + DICOM + prepare)"
-        )
-
-        host = machine()
-        rows = []
-        for name, backend in backends:
-            for batch_size in batch_sizes:
-                result = run(backend, studies, batch_size, args.repeats)
-                rows.append(
-                    {
-                        "benchmark": "drafting",
-                        "backend": name,
-                        "runtime": "pytorch",
-                        "device": str(reference.device),
-                        "mode": "predict" if batch_size == 1 else "predict_batch",
-                        "batch_size": batch_size,
-                        "model": f"{backend.version} ({reference.model_name}, "
-                        f"{reference.image_size} px)",
-                        **result,
-                        "machine": host,
-                    }
-                )
-
-    print()
-    header = (
-        f"{'backend':<10}{'mode':<15}{'batch':>5}{'studies':>8}{'P50 ms':>9}{'P95 ms':>9}"
-        f"{'P99 ms':>9}{'mean ms':>9}{'studies/h':>11}  stages (mean ms/study)"
+    rows = measure(
+        args.model_dir,
+        studies_count=args.studies,
+        device=args.device,
+        render_size=args.render_size,
+        batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
+        repeats=args.repeats,
+        with_retrieval=args.with_retrieval,
+        bank_cache_dir=args.bank_cache_dir,
+        with_onnx=not args.no_onnx,
     )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        f = row["figures"]
-        stages = ", ".join(f"{k} {v['value']:.1f}" for k, v in row["stages_mean"].items())
-        print(
-            f"{row['backend']:<10}{row['mode']:<15}{row['batch_size']:>5}{row['studies']:>8}"
-            f"{f['latency_p50']['value']:>9.1f}{f['latency_p95']['value']:>9.1f}"
-            f"{f['latency_p99']['value']:>9.1f}{f['latency_mean']['value']:>9.1f}"
-            f"{f['throughput']['value']:>11,}  {stages}"
-        )
-    print(
-        f"machine: {host['cpu_count']} CPUs ({host['cpu_model']}), torch {host['torch']} "
-        f"with {host['torch_threads']} threads, device {rows[0]['device']}"
-    )
-    print()
+    print_table(rows)
     for row in rows:
         print(json.dumps(row))
     if args.out is not None:
