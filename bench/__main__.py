@@ -92,8 +92,9 @@ def benchmarks(quick: bool, tmp: Path) -> dict[str, Callable[[], dict[str, Any]]
     def viewer() -> dict[str, Any]:
         from bench import viewer as module
 
-        result = module.run()
-        return result if "figures" in result else {"figures": result}
+        result = module.main([])
+        figures = {k: v for k, v in result.items() if isinstance(v, dict) and "value" in v}
+        return {"figures": figures, "detail": result}
 
     return {
         "ingest": ingest,
