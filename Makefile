@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean model
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,8 +22,22 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The demonstration model (inference/configs/demo.toml: phantoms, tiny, CPU), trained when
+# $(DEMO_MODEL_DIR) has none; an interrupted run resumes. `make run` trains the same way.
+DEMO_MODEL_DIR ?= var/models/demo
+model: install
+	test -f $(DEMO_MODEL_DIR)/config.json || ( $(PY) manage.py migrate --verbosity 0 && \
+	  $(PY) manage.py train_model --config inference/configs/demo.toml \
+	    --out $(DEMO_MODEL_DIR) --resume )
+
 run: install
 	$(PY) manage.py runstack
+
+# Every benchmark of SPEC section 9 (bench/__main__.py); writes bench/results.json. DCMTK's
+# storescp/storescu are the ingest comparison (Debian's, installed where missing and root).
+bench: install
+	test -x /usr/bin/storescp || [ "$$(id -u)" -ne 0 ] || (apt-get update -qq && apt-get install -y -qq dcmtk)
+	$(PY) -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -37,9 +37,11 @@ from inference.preprocess import (
     select_frontal,
 )
 from inference.qa import QaResult, qa_check
+from inference.safe_decode import read_for_pixels
 from inference.triage import Triage, triage
 from inference.types import ClinicalContext, Draft
 from reports.errors import ReportStateError
+from workstation.clinical.analysis import DraftAnalysis, clinical_draft_analyse
 from workstation.dicom.ingest import DRAFTABLE_MODALITIES
 from workstation.studies.models import DraftJob, DraftJobState, Instance, Study, StudyStatus
 from workstation.studies.storage import resolve
@@ -60,37 +62,99 @@ def critical_labels() -> frozenset[Label]:
     return frozenset(Label(name) for name in settings.CRITICAL_LABELS)
 
 
+def serving_model_dir() -> Path:
+    """Where the served model is: the promoted version of ``DRAFT_MODEL_NAME`` in the model
+    registry when that is set, else ``DRAFT_MODEL_DIR``.
+
+    Raises:
+        ModelNotLoaded: ``DRAFT_MODEL_NAME`` is set but no version of it is promoted.
+    """
+    if not settings.DRAFT_MODEL_NAME:
+        return Path(settings.DRAFT_MODEL_DIR)
+    from inference.model_registry.selectors import model_version_promoted
+
+    promoted = model_version_promoted(name=settings.DRAFT_MODEL_NAME)
+    if promoted is None:
+        raise ModelNotLoaded(
+            f"model not loaded: no promoted version of {settings.DRAFT_MODEL_NAME!r} in the "
+            "model registry (manage.py promote_model)"
+        )
+    return Path(promoted.path)
+
+
 def draft_model_version() -> str:
     """The version drafting jobs are created for: the setting, else the model card's."""
     if settings.DRAFT_MODEL_VERSION:
         return str(settings.DRAFT_MODEL_VERSION)
-    card = Path(settings.DRAFT_MODEL_DIR) / "model_card.json"
     try:
-        data = json.loads(card.read_text())
+        data = json.loads((serving_model_dir() / "model_card.json").read_text())
         return f"{data['name']}:{data['version']}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ModelNotLoaded):
         return "no-model"
 
 
 @cache
-def _backend(name: str, model_dir: str, device: str) -> Backend:
+def _backend(name: str, model_dir: str, device: str, onnx_precision: str) -> Backend:
     entry = registry.BACKENDS.get(name)
     if entry is None:
         raise ModelNotLoaded(f"model not loaded: unknown backend {name!r}")
     module_name, class_name = entry.import_path.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    extra: dict[str, Any] = (
-        {"bank_cache_dir": Path(settings.SENTENCE_BANK_DIR)} if name == "retrieval" else {}
-    )
+    extra: dict[str, Any] = {}
+    if name == "retrieval":
+        extra["bank_cache_dir"] = Path(settings.SENTENCE_BANK_DIR)
+    if name == "onnx":
+        extra["precision"] = onnx_precision
     backend: Backend = backend_class(
         model_dir, device or None, critical_labels=critical_labels(), **extra
     )
+    _check_registered(backend, Path(model_dir))
     return backend
 
 
+def _check_registered(backend: Backend, model_dir: Path) -> None:
+    """Log a warning when the served model is not in the registry, or its weights are not
+    the registered ones: drafts name their model by (name, version), and the dashboards join
+    those strings to the registry. Runs once per loaded backend."""
+    from inference.model_registry.selectors import model_version_for_draft
+    from inference.model_registry.weights import RegistryError, weights_checksum
+
+    name, version = str(getattr(backend, "model_name", backend.name)), str(backend.version)
+    entry = model_version_for_draft(model_name=name, model_version=version)
+    if entry is None:
+        logger.warning(
+            "serving %s:%s from %s, which is not in the model registry "
+            "(manage.py register_model --model-dir %s)",
+            name,
+            version,
+            model_dir,
+            model_dir,
+        )
+        return
+    try:
+        current = weights_checksum(model_dir)
+    except (OSError, RegistryError) as error:
+        logger.warning("cannot checksum the served weights in %s: %s", model_dir, error)
+        return
+    if current != entry.sha256:
+        logger.warning(
+            "serving %s:%s from %s, whose weights differ from the registered ones (%s)",
+            name,
+            version,
+            model_dir,
+            entry.path,
+        )
+
+
 def backend_get() -> Backend:
-    """The configured backend, loaded once per worker process. Raises ``ModelNotLoaded``."""
-    return _backend(settings.DRAFT_BACKEND, str(settings.DRAFT_MODEL_DIR), settings.DRAFT_DEVICE)
+    """The configured backend, loaded once per worker process (again when another version is
+    promoted to serve ``DRAFT_MODEL_NAME``). Raises ``ModelNotLoaded``."""
+    return _backend(
+        settings.DRAFT_BACKEND,
+        str(serving_model_dir()),
+        settings.DRAFT_DEVICE,
+        settings.ONNX_PRECISION,
+    )
 
 
 def clinical_context_of(study: Study) -> ClinicalContext:
@@ -139,8 +203,8 @@ def study_input_load(
     datasets = []
     for instance in instances:
         try:
-            datasets.append(pydicom.dcmread(resolve(root, instance.storage_path)))
-        except (OSError, pydicom.errors.InvalidDicomError) as exc:
+            datasets.append(read_for_pixels(resolve(root, instance.storage_path)))
+        except (OSError, pydicom.errors.InvalidDicomError, PixelDataError) as exc:
             logger.warning("instance %s unreadable: %s", instance.sop_uid, exc)
     try:
         ordered = select_frontal(datasets)
@@ -171,7 +235,7 @@ def _heatmap_files(draft: Draft, frontal: Instance, out_dir: Path) -> dict[Label
     maps = [f for f in draft.findings if f.heatmap is not None]
     if not maps:
         return {}
-    ds = pydicom.dcmread(resolve(Path(settings.DICOM_STORAGE_DIR), frontal.storage_path))
+    ds = read_for_pixels(resolve(Path(settings.DICOM_STORAGE_DIR), frontal.storage_path))
     display = display_image(ds, modality_values(ds))
     scale = min(1.0, HEATMAP_MAX_SIDE / max(display.shape))
     size = (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale)))
@@ -220,6 +284,7 @@ def _save(
     frontal: Instance,
     critical: frozenset[Label],
     processing_ms: float,
+    context_step: DraftAnalysis | None = None,
 ) -> None:
     from reports.content import AiFinding
     from reports.models import AiDraft
@@ -249,7 +314,11 @@ def _save(
             timings_ms=dict(draft.timings_ms),
             requires_radiologist_review=qa.requires_radiologist_review,
             qa_flags=[flag.as_dict() for flag in qa.flags],
-            findings=_findings_json(draft, heatmaps, critical),
+            findings=(
+                context_step.findings_json(_findings_json(draft, heatmaps, critical))
+                if context_step is not None
+                else _findings_json(draft, heatmaps, critical)
+            ),
             sentences=[
                 {
                     "text": s.text,
@@ -261,6 +330,8 @@ def _save(
             ],
             priority=scored.score,
         )
+        if context_step is not None:  # issue 10: context, comparison, decision support
+            context_step.record(version=version)
         Study.objects.filter(pk=study.pk).update(priority=scored.score, is_stat=scored.stat)
         DraftJob.objects.filter(pk=job.pk).update(
             state=DraftJobState.DONE, finished_at=timezone.now(), error=""
@@ -384,7 +455,13 @@ def _draft_jobs(jobs: Sequence[DraftJob]) -> list[str]:
         except (NoFrontalImage, PixelDataError, ModelNotLoaded) as exc:
             return [states.get(job.pk) or _fail(job, str(exc)) for job in jobs]
         per_study_ms = (time.perf_counter() - started) * 1000.0 / len(inputs)
-        for (job, study_input, frontal), draft in zip(inputs, drafts, strict=True):
+        for (job, study_input, frontal), backend_draft in zip(inputs, drafts, strict=True):
+            # Issue 10: fuse with the clinical context and compare with the prior study (its
+            # sentences join the draft before QA reads it).
+            context_step = clinical_draft_analyse(
+                study=job.study, draft=backend_draft, study_input=study_input, backend=backend
+            )
+            draft = context_step.draft
             text = f"{draft.findings_text} {draft.impression}"
             qa = qa_check(draft.findings, text, critical=critical)
             scored = triage(draft.findings, study_input.context, critical=critical)
@@ -398,6 +475,7 @@ def _draft_jobs(jobs: Sequence[DraftJob]) -> list[str]:
                     frontal,
                     critical,
                     per_study_ms,
+                    context_step,
                 )
             except ReportStateError as exc:
                 # A radiologist's version (or an earlier run's draft) came first: keep it.

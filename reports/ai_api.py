@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from reports.access import ReportAction, report_role_allows
 from reports.api import ReportApiBase
+from reports.live_qa import report_text_qa
 from reports.models import AiDraft, Report, ReportVersion
 from workstation.accounts.access import study_scope
 from workstation.audit.models import AuditAction
@@ -109,6 +110,7 @@ def report_body(study: Study, report: Report | None) -> dict[str, Any]:
                     "is_critical": f["is_critical"],
                     "heatmap_url": _heatmap_url(report, f.get("heatmap")),
                     "context_contribution": f.get("context_contribution"),
+                    **_context_fields(f),
                 }
                 for f in detail.findings
             ],
@@ -122,8 +124,45 @@ def report_body(study: Study, report: Report | None) -> dict[str, Any]:
             sentences=detail.sentences,
             timings_ms=detail.timings_ms,
             ai_notice=DEMONSTRATION_NOTICE if detail.demonstration else "AI generated",
+            clinical_context=_draft_context(report),
         )
     return body
+
+
+# Issue 10 (workstation.clinical): per finding, the image-only and context-adjusted
+# probability, the logit contribution of each input group (they sum to the adjusted logit
+# minus intercept_logit), the absent inputs, the context values that moved it (with source
+# and time) and its change against the prior study.
+_CONTEXT_KEYS = (
+    "image_probability",
+    "adjusted_probability",
+    "intercept_logit",
+    "adjusted_logit",
+    "contributions_logit",
+    "absent_inputs",
+    "evidence",
+    "change",
+)
+
+
+def _context_fields(finding: dict[str, Any]) -> dict[str, Any]:
+    return {key: finding.get(key) for key in _CONTEXT_KEYS}
+
+
+def _draft_context(report: Report) -> dict[str, Any] | None:
+    """The context the AI draft was made with: values (source, time), what was missing,
+    the fusion model, the prior comparison and the decision support."""
+    from workstation.clinical.models import DraftContext
+
+    record = DraftContext.objects.filter(version__report=report, version__number=0).first()
+    if record is None:
+        return None
+    return {
+        **record.context,
+        "fusion": record.fusion,
+        "comparison": record.comparison,
+        "decision_support": record.decision_support,
+    }
 
 
 class StudyReportApi(ReportApiBase):
@@ -224,4 +263,51 @@ class ReportHeatmapApi(ReportApiBase):
         return FileResponse(path.open("rb"), content_type="image/png")
 
 
-__all__ = ["ReportHeatmapApi", "ReportVersion", "StudyReportApi", "report_body"]
+class QaCheckInputSerializer(serializers.Serializer[Any]):
+    findings = serializers.CharField(allow_blank=True, max_length=20000)
+    impression = serializers.CharField(allow_blank=True, max_length=20000)
+    recommendations = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=20000
+    )
+
+
+class ReportQaCheckApi(ReportApiBase):
+    """``POST /api/v1/reports/{id}/qa-check``: QA flags for text the radiologist is typing.
+
+    Stores nothing and is not audited per call (the editor sends it after every pause in
+    typing): it only compares the caller's own text with the AI findings that the audited
+    report view has already shown to this user.
+    """
+
+    report_action = ReportAction.EDIT
+
+    @extend_schema(request=QaCheckInputSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, report_id: int) -> Response:
+        report = self.report(request, report_id)
+        data = QaCheckInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = report_text_qa(
+            report=report,
+            findings=values["findings"],
+            impression=values["impression"],
+            recommendations=values["recommendations"],
+        )
+        return Response(
+            {
+                "report_id": report.pk,
+                "requires_radiologist_review": result.requires_radiologist_review,
+                "flags": [flag.as_dict() for flag in result.flags],
+                "checked_labels": list(result.checked_labels),
+                "has_ai_findings": result.has_ai_findings,
+            }
+        )
+
+
+__all__ = [
+    "ReportHeatmapApi",
+    "ReportQaCheckApi",
+    "ReportVersion",
+    "StudyReportApi",
+    "report_body",
+]

@@ -215,3 +215,26 @@ class AiDraft(models.Model):
 
     def __str__(self) -> str:
         return f"AI detail of {self.version}"
+
+
+class Assignment(models.Model):
+    """The radiologist a study is assigned to read (one at a time; reassigning replaces it).
+
+    Kept apart from ``Report`` so a study can be assigned before its AI draft exists.
+    """
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="assignment")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assignments_made",
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.study_id} assigned to {self.assignee_id}"

@@ -147,3 +147,21 @@ def drafting_model(tiny_model_dir: Path, settings: object, tmp_path: Path) -> It
     services._backend.cache_clear()
     yield tiny_model_dir
     services._backend.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stray_connections_closed(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """Close, at the end of the run, connections the test process left on the test database.
+
+    ORM calls made between Playwright steps run in another context than pytest-django's, so
+    their connections are not closed by it; the test database could then not be dropped and
+    ``test_radws_<pid>`` databases piled up on a shared server. Runs before the drop.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workstation.settings.base")
 
 app = Celery("workstation")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["inference", "reports", "workstation.studies"])
+app.autodiscover_tasks(["inference", "reports", "workstation.studies", "workstation.dashboards"])

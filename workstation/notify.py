@@ -20,7 +20,7 @@ _sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worklist-events"
 
 class StudyEvent(TypedDict):
     type: Literal["study.event"]
-    event: str  # received | completed | drafted | draft_failed | claimed | signed
+    event: str  # received | completed | drafted | draft_failed | claimed | assigned | signed
     study_uid: str
     status: str
 

@@ -4,10 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from reports import ai_api
+from reports import ai_api, assignment_api
 from reports import api as reports_api
 from workstation import health, views
 from workstation.audit import api as audit_api
+from workstation.clinical import api as clinical_api
+from workstation.clinical import views as clinical_views
+from workstation.consult import urls as consult_urls
+from workstation.dashboards import prometheus as dashboards_metrics
+from workstation.dashboards import urls as dashboards_urls
 from workstation.studies import api as studies_api
 
 api_v1 = [
@@ -38,6 +43,16 @@ api_v1 = [
         name="api-study-report-record",
     ),
     path("reports/<int:report_id>", reports_api.ReportDetailApi.as_view(), name="api-report"),
+    path(
+        "reports/<int:report_id>/qa-check",
+        ai_api.ReportQaCheckApi.as_view(),
+        name="api-report-qa-check",
+    ),
+    path(
+        "studies/<str:study_uid>/assignment",
+        assignment_api.StudyAssignmentApi.as_view(),
+        name="api-study-assignment",
+    ),
     path(
         "reports/<int:report_id>/versions",
         reports_api.ReportVersionCreateApi.as_view(),
@@ -70,12 +85,18 @@ api_v1 = [
         name="api-report-fhir-bundle",
     ),
     path("audit", audit_api.AuditListApi.as_view(), name="api-audit"),
+    path("fhir/", clinical_api.FhirIntakeApi.as_view(), name="api-fhir-intake"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("worklist/rows", views.worklist_rows, name="worklist-rows"),
     path("studies/<str:study_uid>/", views.study_viewer, name="study-viewer"),
+    path(
+        "studies/<str:study_uid>/clinical/",
+        clinical_views.study_clinical,
+        name="study-clinical",
+    ),
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -83,4 +104,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
+    path("api/v1/", include(consult_urls.api_urlpatterns)),
+    path("api/v1/dashboards/", include(dashboards_urls.api_v1)),
+    path("dashboards/", include(dashboards_urls.pages)),
+    path("metrics", dashboards_metrics.metrics_view, name="metrics"),
+    path("", include(consult_urls.urlpatterns)),
+    path("dicomweb/", include("workstation.dicomweb.urls")),
 ]

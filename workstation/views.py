@@ -7,26 +7,39 @@ attributes. Every DICOM or report text reaches the browser through Django's auto
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.views.decorators.http import require_GET
 
+from reports.models import Assignment
 from workstation.accounts.access import study_scope
 from workstation.accounts.roles import Role, user_roles
 from workstation.audit.models import AuditAction
 from workstation.audit.services import audit_record
 from workstation.studies import selectors
 from workstation.studies.models import Instance, Study, StudyStatus
-from workstation.worklist import PAGE_SIZE, WorklistPage, worklist_page
+from workstation.worklist import (
+    PAGE_SIZE,
+    WorklistFlag,
+    WorklistPage,
+    assignee_choices,
+    worklist_page,
+)
 
 # View positions the viewer opens first (the AI reads the frontal view).
 _FRONTAL = ("PA", "AP", "")
+_MAX_PRIORS = 10
+_VQA_PANEL = "consult/vqa_panel.html"
 
 
 class WorklistFilterForm(forms.Form):
@@ -38,6 +51,17 @@ class WorklistFilterForm(forms.Form):
     date_from = forms.DateField(required=False)
     date_to = forms.DateField(required=False)
     q = forms.CharField(required=False, max_length=64, strip=True)
+    flag = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any flag"),
+            (WorklistFlag.CRITICAL.value, "AI critical"),
+            (WorklistFlag.REVIEW.value, "QA review"),
+            (WorklistFlag.ESCALATED.value, "Escalated"),
+            (WorklistFlag.STAT.value, "STAT"),
+        ],
+    )
+    mine = forms.BooleanField(required=False)
     offset = forms.IntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
@@ -64,10 +88,16 @@ def _worklist(request: HttpRequest) -> tuple[WorklistFilterForm, WorklistPage | 
         return form, None
     if not form.is_valid():
         return form, WorklistPage(rows=(), total=0, offset=0, limit=PAGE_SIZE)
-    values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", False)}
     offset = values.pop("offset", 0)
+    flag = values.pop("flag", "")
+    mine = values.pop("mine", False)
     page = worklist_page(
-        user=request.user, filters=cast(selectors.StudyFilters, values), offset=offset
+        user=request.user,
+        filters=cast(selectors.StudyFilters, values),
+        flag=flag,
+        mine=mine,
+        offset=offset,
     )
     audit_record(
         action=AuditAction.VIEW,
@@ -85,50 +115,74 @@ def _filter_query(request: HttpRequest) -> str:
     return query.urlencode()
 
 
+def _worklist_context(request: HttpRequest) -> dict[str, Any]:
+    form, page = _worklist(request)
+    return {
+        "form": form,
+        "page": page,
+        "filter_query": _filter_query(request),
+        "can_report": request.user.has_perm("studies.report_study"),
+        "escalation_minutes": settings.WORKLIST_ESCALATION_MINUTES,
+    }
+
+
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The worklist: the studies the user may see, AI priority first, with live updates."""
-    form, page = _worklist(request)
-    return render(
-        request,
-        "home.html",
-        {
-            **_nav(request),
-            "form": form,
-            "page": page,
-            "filter_query": _filter_query(request),
-            "can_report": request.user.has_perm("studies.report_study"),
-        },
-    )
+    """The worklist: the studies the user may see, escalated and AI-critical first, live."""
+    return render(request, "home.html", {**_nav(request), **_worklist_context(request)})
 
 
 @login_required
 @require_GET
 def worklist_rows(request: HttpRequest) -> HttpResponse:
     """The worklist's rows and pager alone, for the page to swap in after a live event."""
-    form, page = _worklist(request)
-    if page is None:
+    context = _worklist_context(request)
+    if context["page"] is None:
         raise PermissionDenied("your role has no worklist")
-    return render(
-        request,
-        "worklist/rows.html",
-        {
-            "form": form,
-            "page": page,
-            "filter_query": _filter_query(request),
-            "can_report": request.user.has_perm("studies.report_study"),
-        },
-    )
+    return render(request, "worklist/rows.html", context)
 
 
 def _images(study: Study) -> list[Instance]:
+    """The study's images, frontal views first (the AI reads the frontal view)."""
     instances = list(
-        Instance.objects.filter(series__study=study)
+        Instance.objects.filter(series__study=study, rows__isnull=False)  # not SR/GSPS
         .select_related("series")
         .order_by("series__series_number", "instance_number", "pk")
     )
     return sorted(instances, key=lambda i: i.view_position.strip().upper() not in _FRONTAL)
+
+
+@dataclass(frozen=True)
+class Prior:
+    study: Study
+    image: Instance  # the one shown beside the current study (frontal first)
+
+
+def _priors(request: HttpRequest, study: Study) -> list[Prior]:
+    """Other studies of the same patient with images, newest first (at most ``_MAX_PRIORS``)."""
+    others = (
+        study_scope(user=request.user, queryset=Study.objects.all())
+        .filter(patient_id=study.patient_id, series__instances__isnull=False)
+        .exclude(pk=study.pk)
+        .distinct()
+        .order_by(F("study_date").desc(nulls_last=True), "-received_at")[:_MAX_PRIORS]
+    )
+    priors = []
+    for other in others:
+        images = _images(other)
+        if images:
+            priors.append(Prior(study=other, image=images[0]))
+    return priors
+
+
+def _vqa_panel() -> str | None:
+    """The VQA panel's template where the consult app provides one."""
+    try:
+        get_template(_VQA_PANEL)
+    except TemplateDoesNotExist:
+        return None
+    return _VQA_PANEL
 
 
 @login_required
@@ -152,6 +206,8 @@ def study_viewer(request: HttpRequest, study_uid: str) -> HttpResponse:
         object_id=study.study_uid,
         study_uid=study.study_uid,
     )
+    can_report = request.user.has_perm("studies.report_study")
+    assignment = Assignment.objects.filter(study=study).select_related("assignee").first()
     return render(
         request,
         "viewer.html",
@@ -159,6 +215,10 @@ def study_viewer(request: HttpRequest, study_uid: str) -> HttpResponse:
             **_nav(request),
             "study": study,
             "images": _images(study),
-            "can_report": request.user.has_perm("studies.report_study"),
+            "priors": _priors(request, study),
+            "can_report": can_report,
+            "assignee": assignment.assignee.get_username() if assignment else "",
+            "assignee_choices": assignee_choices() if can_report else [],
+            "vqa_panel": _vqa_panel(),
         },
     )

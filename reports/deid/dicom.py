@@ -79,7 +79,9 @@ BASIC_PROFILE_REMOVE = frozenset(_REMOVE_KEYWORDS.split())
 
 #: Repeating groups that may hold burned-in-like text or drawings (overlays, curves).
 _REMOVED_GROUP_RANGES = ((0x5000, 0x50FF), (0x6000, 0x60FF))
-_BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV"})
+# Numeric bulk data: no text can hide in it. OB/OW/UN values (an encapsulated document, an
+# ICC profile, a vendor's blob) are searched as bytes: a name can hide in any of them.
+_NUMERIC_BULK_VRS = frozenset({"OF", "OD", "OL", "OV"})
 _WRITTEN_HERE = ("DeidentificationMethod", "DeidentificationMethodCodeSequence")
 _OLDEST_AGE = 90  # HIPAA Safe Harbor: ages over 89 are reported as 90
 
@@ -203,7 +205,7 @@ def _clean_file_meta(ds: Dataset) -> FileMetaDataset:
 
 
 def _as_text(element: DataElement) -> str:
-    if element.VR == "SQ" or element.tag == 0x7FE00010 or element.VR in _BINARY_VRS:
+    if element.VR == "SQ" or element.tag == 0x7FE00010 or element.VR in _NUMERIC_BULK_VRS:
         return ""
     value = element.value
     if value is None:

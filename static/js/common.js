@@ -19,17 +19,61 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(url, { method = "GET", body, signal } = {}) {
+// The progress bar under the top bar: shown for anything still running after 300 ms, so a
+// quick action causes no flicker and a slow one is never silent (SPEC section 5).
+const BUSY_DELAY_MS = 300;
+let busyCount = 0;
+let busyTimer = null;
+
+export function busyStart() {
+  const bar = document.getElementById("busy");
+  busyCount += 1;
+  if (busyCount === 1 && bar) {
+    busyTimer = setTimeout(() => {
+      bar.hidden = false;
+      document.documentElement.dataset.busy = "1";
+    }, BUSY_DELAY_MS);
+  }
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    busyCount -= 1;
+    if (busyCount === 0) {
+      clearTimeout(busyTimer);
+      if (bar) bar.hidden = true;
+      delete document.documentElement.dataset.busy;
+    }
+  };
+}
+
+export async function withBusy(promise) {
+  const stop = busyStart();
+  try {
+    return await promise;
+  } finally {
+    stop();
+  }
+}
+
+// quiet: no progress bar (a background check the caller shows its own state for).
+export async function api(url, { method = "GET", body, signal, quiet = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    signal,
-  });
+  const stop = quiet ? () => {} : busyStart();
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      signal,
+    });
+  } finally {
+    stop();
+  }
   noteActivity();
   let data = null;
   const type = response.headers.get("Content-Type") || "";

@@ -3,7 +3,7 @@
 // refetch its rows as a server-rendered fragment: the server escapes every value, so the
 // fragment is parsed with DOMParser (scripts in it never run) and its nodes moved in; no
 // data is ever concatenated into HTML here. A slow poll covers the time the socket is down.
-import { formatDuration, noteActivity } from "./common.js";
+import { api, busyStart, formatDuration, noteActivity } from "./common.js";
 
 const root = document.getElementById("worklist");
 const body = document.getElementById("worklist-body");
@@ -32,10 +32,12 @@ async function refresh() {
     return;
   }
   const params = query();
+  const stop = busyStart();
   inFlight = fetch(`${root.dataset.rowsUrl}?${params}`, {
     credentials: "same-origin",
     headers: { Accept: "text/html" },
   });
+  inFlight.then(stop, stop);
   try {
     const response = await inFlight;
     if (response.redirected || response.status === 401 || response.status === 403) {
@@ -69,13 +71,15 @@ async function refresh() {
 
 function tickClocks() {
   const now = Date.now();
+  const table = body.querySelector("table[data-escalation-minutes]");
+  const lateAfter = 60 * (table ? Number(table.dataset.escalationMinutes) || 60 : 60);
   for (const cell of body.querySelectorAll("td.clock[data-since]")) {
     const since = Date.parse(cell.dataset.since);
     const until = cell.dataset.until ? Date.parse(cell.dataset.until) : now;
     if (Number.isNaN(since)) continue;
     const seconds = (until - since) / 1000;
     cell.textContent = formatDuration(seconds) + (cell.dataset.until ? " ✓" : "");
-    cell.classList.toggle("late", !cell.dataset.until && seconds > 3600);
+    cell.classList.toggle("late", !cell.dataset.until && seconds > lateAfter);
   }
 }
 
@@ -88,7 +92,19 @@ form.addEventListener("change", () => {
   offset = 0;
   refresh();
 });
-body.addEventListener("click", (event) => {
+body.addEventListener("click", async (event) => {
+  const take = event.target.closest("button[data-assign-url]");
+  if (take) {
+    take.disabled = true;
+    take.textContent = "assigning…";
+    try {
+      await api(take.dataset.assignUrl, { method: "POST", body: { assignee: root.dataset.username } });
+    } catch (error) {
+      lastUpdate.textContent = `not assigned: ${error.message}`;
+    }
+    refresh();
+    return;
+  }
   const link = event.target.closest("a[data-offset]");
   if (!link) return;
   event.preventDefault();

@@ -85,9 +85,13 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         page = context.new_page()
         page.set_default_timeout(20_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
         try:
             yield page
         finally:
             context.close()
             browser.close()
+        # An uncaught exception in the page's scripts fails the test that caused it.
+        assert not errors, f"JavaScript errors in the page: {errors}"
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -53,7 +53,7 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
 
     model_dir = tmp_path / "model"
     trained_tiny().model.save_pretrained(model_dir, ModelCard(name="tiny", version="t1"))
-    web_port, scp_port, redis_port = free_port(), free_port(), free_port()
+    web_port, scp_port, redis_port, mllp_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="workstation.settings.base",
@@ -61,6 +61,7 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
         EMBEDDED_REDIS_PORT=str(redis_port),
         WEB_PORT=str(web_port),
         DICOM_PORT=str(scp_port),
+        HL7_MLLP_PORT=str(mllp_port),
         STUDY_SETTLE_SECONDS="1",
         DRAFT_MODEL_DIR=str(model_dir),
         DRAFT_BACKEND="reference",  # the retrieval bank takes minutes to embed

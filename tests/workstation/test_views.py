@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 from inference.labels import Label
 from reports.models import AiDraft
 from tests.reports.factories import draft_make, study_make
-from workstation.studies.models import ClinicalContext, Study
+from workstation.studies.models import ClinicalContext, Instance, Series, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +194,50 @@ def test_the_viewer_is_refused_to_roles_that_cannot_read_images(clinician: objec
     study = study_make()
 
     assert _client(clinician).get(f"/studies/{study.study_uid}/").status_code == 403
+
+
+def _with_image(study: Study, sop_uid: str) -> None:
+    series = Series.objects.create(series_uid=f"{sop_uid}.1", study=study, modality="CR")
+    Instance.objects.create(
+        sop_uid=sop_uid,
+        series=series,
+        sop_class_uid="1.2.840.10008.5.1.4.1.1.1",
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        view_position="PA",
+        rows=64,
+        columns=64,
+        sha256="0" * 64,
+        storage_path="00/00/x.dcm",
+        size_bytes=1,
+    )
+
+
+def test_the_viewer_offers_the_patients_priors_with_images(reader: object) -> None:
+    current = study_make(patient_name="Prior^Pat")
+    prior = Study.objects.create(
+        study_uid="1.2.3.4.5.6",
+        patient=current.patient,
+        modalities="CR",
+        study_date=dt.date(2020, 1, 2),
+        last_instance_at=current.last_instance_at,
+    )
+    Study.objects.create(  # no images: nothing to show beside the current study
+        study_uid="1.2.3.4.5.7", patient=current.patient, last_instance_at=prior.last_instance_at
+    )
+    _with_image(current, "1.2.3.9.1")
+    _with_image(prior, "1.2.3.9.2")
+
+    html = _client(reader).get(f"/studies/{current.study_uid}/").content.decode()
+
+    assert 'id="prior-pick"' in html
+    assert '<option value="1.2.3.9.2"' in html and "2020-01-02" in html
+    assert html.count('class="thumb image-pick"') == 1
+
+
+def test_the_viewer_lets_a_radiologist_assign_the_study(reader: object, attending: object) -> None:
+    study = study_make()
+
+    html = _client(reader).get(f"/studies/{study.study_uid}/").content.decode()
+
+    assert f'data-url="/api/v1/studies/{study.study_uid}/assignment"' in html
+    assert '<option value="attending"' in html and "reader (me)" in html

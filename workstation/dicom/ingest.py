@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from pydicom import uid as dicom_uid
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.valuerep import PersonName
 
@@ -53,7 +54,15 @@ CROSS_SECTIONAL_SOP_CLASSES: tuple[str, ...] = (
     "1.2.840.10008.5.1.4.1.1.4",  # MR Image Storage
     "1.2.840.10008.5.1.4.1.1.4.1",  # Enhanced MR Image Storage
 )
-SUPPORTED_SOP_CLASSES = RADIOGRAPHY_SOP_CLASSES + CROSS_SECTIONAL_SOP_CLASSES
+# Results about the images (AI findings, presentation states, reports): kept, never drafted.
+RESULT_SOP_CLASSES: tuple[str, ...] = (
+    "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR Storage
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR Storage
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR Storage
+    "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR Storage
+    "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State Storage
+)
+SUPPORTED_SOP_CLASSES = RADIOGRAPHY_SOP_CLASSES + CROSS_SECTIONAL_SOP_CLASSES + RESULT_SOP_CLASSES
 
 # Transfer syntaxes whose pixel data pydicom decodes here (pylibjpeg with its openjpeg and
 # libjpeg plugins for JPEG, JPEG-LS and JPEG 2000; pydicom itself for RLE and deflate).
@@ -194,6 +203,37 @@ def _age_years(ds: Dataset, birth: dt.date | None, study: dt.date | None) -> int
     return None
 
 
+# Every element ``parse_incoming`` reads. Their values are converted lazily by pydicom; a
+# corrupt length can make one of them span the pixel data, and converting megabytes as a
+# number or name list takes seconds, so their raw lengths are checked first.
+HEADER_KEYWORDS: tuple[str, ...] = (
+    "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+    "AccessionNumber", "AdditionalPatientHistory", "BitsStored", "BodyPartExamined",
+    "BurnedInAnnotation", "Columns", "ImageLaterality", "InstanceNumber", "IssuerOfPatientID",
+    "LossyImageCompression", "Modality", "PatientAge", "PatientBirthDate", "PatientID",
+    "PatientName", "PatientSex", "PhotometricInterpretation", "ReasonForTheRequestedProcedure",
+    "ReferringPhysicianName", "RequestedProcedureDescription", "Rows", "SeriesDescription",
+    "SeriesNumber", "StudyDate", "StudyTime", "ViewPosition", "ViewCodeSequence",
+)  # fmt: skip
+MAX_HEADER_VALUE_BYTES = 64 * 1024  # the longest kept value (history) is 10,240 characters
+
+
+def _refuse_oversized_header(ds: Dataset) -> None:
+    for keyword in HEADER_KEYWORDS:
+        tag = tag_for_keyword(keyword)
+        if tag is None or tag not in ds:
+            continue
+        element = ds.get_item(tag, keep_deferred=True)
+        length = getattr(element, "length", 0)
+        undefined = getattr(element, "is_undefined_length", False)
+        if not undefined and length > MAX_HEADER_VALUE_BYTES:
+            # 0xC000 Cannot understand: a header value no real instance has
+            raise IngestRefused(
+                StoreStatus.CANNOT_UNDERSTAND,
+                f"{keyword} is {length} bytes long (at most {MAX_HEADER_VALUE_BYTES})",
+            )
+
+
 def parse_incoming(
     ds: Dataset, *, transfer_syntax_uid: str, affected_sop_class_uid: str, affected_sop_uid: str
 ) -> IncomingInstance:
@@ -207,6 +247,26 @@ def parse_incoming(
             StoreStatus.UNSUPPORTED_TRANSFER_SYNTAX,
             f"transfer syntax {transfer_syntax_uid!r} is not supported",
         )
+    try:
+        _refuse_oversized_header(ds)
+        return _parse_header(
+            ds,
+            transfer_syntax_uid=transfer_syntax_uid,
+            affected_sop_class_uid=affected_sop_class_uid,
+            affected_sop_uid=affected_sop_uid,
+        )
+    except IngestRefused:
+        raise
+    except Exception as exc:  # pydicom converts values lazily and raises many types
+        # 0xC000 Cannot understand: a header element does not decode (wrong VR or length)
+        raise IngestRefused(
+            StoreStatus.CANNOT_UNDERSTAND, f"a header element cannot be decoded: {str(exc)[:200]}"
+        ) from exc
+
+
+def _parse_header(
+    ds: Dataset, *, transfer_syntax_uid: str, affected_sop_class_uid: str, affected_sop_uid: str
+) -> IncomingInstance:
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = ds.get(keyword)
         if value is None or value == "":
@@ -226,7 +286,7 @@ def parse_incoming(
             StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS,
             "dataset SOP Class/Instance UID differ from the C-STORE request's",
         )
-    if "PixelData" not in ds:
+    if "PixelData" not in ds and sop_class not in RESULT_SOP_CLASSES:
         raise IngestRefused(
             StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, "image storage without Pixel Data"
         )

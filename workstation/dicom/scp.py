@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
@@ -22,6 +23,8 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from workstation.dicom.ingest import IngestRefused, StoreStatus
 from workstation.dicom.part10 import encode_preamble_and_meta
+from workstation.dicom.qr import qr_contexts_add, qr_handlers
+from workstation.dicom.transport import hardened_server, tls_context
 from workstation.studies import services
 from workstation.studies.storage import StorageError
 
@@ -40,6 +43,9 @@ class ScpConfig:
     dimse_timeout: float
     network_timeout: float
     maximum_pdu_size: int
+    tls_cert: Path | None = None  # PEM certificate chain; TLS is on when set
+    tls_key: Path | None = None
+    tls_ca: Path | None = None  # client certificates must chain to this CA when set
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ScpConfig:
@@ -54,6 +60,9 @@ class ScpConfig:
             "dimse_timeout": settings.DICOM_DIMSE_TIMEOUT,
             "network_timeout": settings.DICOM_NETWORK_TIMEOUT,
             "maximum_pdu_size": settings.DICOM_MAX_PDU,
+            "tls_cert": settings.DICOM_TLS_CERT,
+            "tls_key": settings.DICOM_TLS_KEY,
+            "tls_ca": settings.DICOM_TLS_CA,
         }
         values.update(overrides)
         return cls(**values)
@@ -151,6 +160,7 @@ def build_ae(config: ScpConfig) -> AE:
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(cast(str, context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
+    qr_contexts_add(ae)  # C-FIND, C-MOVE, C-GET (workstation.dicom.qr)
     return ae
 
 
@@ -161,19 +171,33 @@ def start_scp(config: ScpConfig, *, block: bool = False) -> ThreadedAssociationS
     handlers = [
         (evt.EVT_C_STORE, handle_store, [config]),
         (evt.EVT_C_ECHO, handle_echo),
+        *qr_handlers(),
         (evt.EVT_ESTABLISHED, handle_association_start),
         (evt.EVT_RELEASED, handle_association_end),
         (evt.EVT_ABORTED, handle_association_end),
         (evt.EVT_CONN_CLOSE, handle_association_end),
     ]
+    server = hardened_server(
+        ae,
+        (config.host, config.port),
+        evt_handlers=handlers,
+        max_pdu=config.maximum_pdu_size,
+        read_timeout=config.network_timeout,
+        ssl_context=tls_context(config.tls_cert, config.tls_key, config.tls_ca),
+    )
     logger.info(
-        "DICOM SCP %s listening on %s:%s, storing under %s",
+        "DICOM SCP %s listening on %s:%s%s, storing under %s",
         config.ae_title,
         config.host,
-        config.port,
+        server.server_address[1],
+        " (TLS)" if config.tls_cert else "",
         config.storage_dir,
     )
-    return ae.start_server((config.host, config.port), block=block, evt_handlers=handlers)  # type: ignore[arg-type]
+    if block:
+        server.serve_forever()
+        return None
+    threading.Thread(target=server.serve_forever, name="dicom-scp", daemon=True).start()
+    return server
 
 
 class SettleSweeper(threading.Thread):

@@ -56,7 +56,7 @@ def _send_batch(
         for path in paths:
             try:
                 answer = assoc.send_c_store(path)
-            except (ValueError, AttributeError, RuntimeError) as exc:
+            except (ValueError, TypeError, AttributeError, RuntimeError) as exc:
                 results.append(SendResult(path, None, str(exc)))
                 continue
             status = answer.get("Status") if answer else None

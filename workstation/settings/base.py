@@ -62,8 +62,10 @@ def env_int(
     return value
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    """A float no smaller than ``minimum``; anything else raises."""
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A float within ``[minimum, maximum]``; anything else raises."""
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -73,6 +75,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} is below the minimum {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} is above the maximum {maximum}")
     return value
 
 
@@ -89,6 +93,17 @@ def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     path = Path(raw) if raw else default
     return path if path.is_absolute() else (BASE_DIR / path)
+
+
+def env_optional_path(name: str) -> Path | None:
+    """An absolute path to an existing file, or ``None`` when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw) if Path(raw).is_absolute() else BASE_DIR / raw
+    if not path.is_file():
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a file")
+    return path
 
 
 def env_url(name: str, *, schemes: set[str]) -> str | None:
@@ -111,6 +126,21 @@ def _ae_title(name: str, default: str) -> str:
     if not value or len(value) > 16 or not value.isascii() or "\\" in value:
         raise ImproperlyConfigured(f"{name}={value!r} is not a valid AE title (1-16 ASCII chars)")
     return value
+
+
+def env_ae_map(name: str) -> dict[str, tuple[str, int]]:
+    """``AE=host:port,AE2=host:port`` as ``{AE: (host, port)}``; a malformed entry raises."""
+    result: dict[str, tuple[str, int]] = {}
+    for entry in env_list(name, []):
+        ae_title, _, address = entry.partition("=")
+        host, _, port = address.strip().rpartition(":")
+        ae_title = ae_title.strip()
+        if not (0 < len(ae_title) <= 16 and ae_title.isascii()) or not host or not port.isdigit():
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not AE=host:port")
+        if not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"{name}: port {port} out of range in {entry!r}")
+        result[ae_title] = (host.strip("[]"), int(port))
+    return result
 
 
 # --- Core -----------------------------------------------------------------------------------
@@ -142,10 +172,18 @@ INSTALLED_APPS = [
     "workstation.audit",
     "reports",
     "workstation.accounts",  # after the apps whose permissions its roles assign
+    "workstation.dashboards",
+    "workstation.dicomweb",  # DICOMweb, query/retrieve, AI results as DICOM
+    "workstation.consult",  # questions about a study (VQA), critical-result notifications
+    "inference.model_registry",  # app label "inference": model versions and promotion
+    "workstation.clinical",  # clinical context intake (FHIR, HL7 v2 MLLP, form), fusion inputs
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
+    # /static/ from the web process (daphne serves no files); finders: no collectstatic needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +191,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "workstation.audit.middleware.AuditMiddleware",
+    "workstation.dashboards.prometheus.RequestLatencyMiddleware",
     # Last, as django-axes requires: it turns a lockout into its own response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -263,6 +302,23 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts, styles, images and connections only from this origin: no inline script or style
+# (templates load every script from static/), no plug-ins, no framing. The Swagger page
+# (/api/docs/) is excluded: drf-spectacular serves it with an inline script from a CDN.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],  # CSP3: 'self' includes ws(s):// to this host
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -287,6 +343,7 @@ SPECTACULAR_SETTINGS = {
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve static/ directly when collectstatic has not run
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -308,11 +365,41 @@ DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 16, minimum=1, maximu
 DICOM_ACSE_TIMEOUT = env_float("DICOM_ACSE_TIMEOUT", 30.0, minimum=0.1)
 DICOM_DIMSE_TIMEOUT = env_float("DICOM_DIMSE_TIMEOUT", 30.0, minimum=0.1)
 DICOM_NETWORK_TIMEOUT = env_float("DICOM_NETWORK_TIMEOUT", 60.0, minimum=0.1)
-DICOM_MAX_PDU = env_int("DICOM_MAX_PDU", 0, minimum=0)
+# The largest PDU peers may send us, announced at association and enforced on receipt (a PDU
+# announcing more aborts its association); 0 announces no limit and enforces 64 MiB.
+DICOM_MAX_PDU = env_int("DICOM_MAX_PDU", 16 * 1024 * 1024, minimum=0)
+# Optional DICOM TLS (PS3.15 B.1): the listener's PEM certificate chain and key; with a CA,
+# clients must present a certificate that chains to it.
+DICOM_TLS_CERT = env_optional_path("DICOM_TLS_CERT")
+DICOM_TLS_KEY = env_optional_path("DICOM_TLS_KEY")
+DICOM_TLS_CA = env_optional_path("DICOM_TLS_CA")
+if (DICOM_TLS_CERT is None) != (DICOM_TLS_KEY is None):
+    raise ImproperlyConfigured("DICOM_TLS_CERT and DICOM_TLS_KEY must be set together")
+if DICOM_TLS_CA is not None and DICOM_TLS_CERT is None:
+    raise ImproperlyConfigured("DICOM_TLS_CA needs DICOM_TLS_CERT and DICOM_TLS_KEY")
 DICOM_UPLOAD_MAX_BYTES = env_int("DICOM_UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
 STUDY_SETTLE_SECONDS = env_float("STUDY_SETTLE_SECONDS", 3.0, minimum=0.0)
 # The SCP's sweeper looks for settled studies (and unsent drafting jobs) this often.
 STUDY_SWEEP_INTERVAL_SECONDS = env_float("STUDY_SWEEP_INTERVAL_SECONDS", 1.0, minimum=0.05)
+
+# --- DICOM interoperability (DICOMweb, query/retrieve, AI results as DICOM) ------------------
+# QIDO-RS and C-FIND answer at most this many matches (a larger result set is cut and says
+# so: HTTP "Warning: 299", DIMSE status 0xA700 with an error comment after the matches).
+DICOMWEB_MAX_RESULTS = env_int("DICOMWEB_MAX_RESULTS", 1000, minimum=1, maximum=100_000)
+DICOM_QR_MAX_MATCHES = env_int("DICOM_QR_MAX_MATCHES", 1000, minimum=1, maximum=100_000)
+# C-MOVE destinations: "AE=host:port,AE2=host:port"; a move to any other AE is refused 0xA801.
+DICOM_MOVE_DESTINATIONS = env_ae_map("DICOM_MOVE_DESTINATIONS")
+# The PACS holding prior studies (C-FIND/C-MOVE SCU when a new study arrives); port 0: off.
+PRIORS_PACS_AE_TITLE = _ae_title("PRIORS_PACS_AE_TITLE", "PACS")
+PRIORS_PACS_HOST = env_str("PRIORS_PACS_HOST", "127.0.0.1")
+PRIORS_PACS_PORT = env_int("PRIORS_PACS_PORT", 0, minimum=0, maximum=65535)
+PRIORS_MAX_STUDIES = env_int("PRIORS_MAX_STUDIES", 5, minimum=1, maximum=100)
+# AI results as DICOM objects (TID 1500 SR, GSPS, Basic Text SR of the signed report), stored
+# through the ingest path; sent with C-STORE on signing when RESULTS_PACS_PORT is set.
+AI_RESULTS_DICOM = env_bool("AI_RESULTS_DICOM", True)
+RESULTS_PACS_AE_TITLE = _ae_title("RESULTS_PACS_AE_TITLE", "PACS")
+RESULTS_PACS_HOST = env_str("RESULTS_PACS_HOST", "127.0.0.1")
+RESULTS_PACS_PORT = env_int("RESULTS_PACS_PORT", 0, minimum=0, maximum=65535)
 # --- AI drafting ----------------------------------------------------------------------------
 # "retrieval" by default: the demonstration model's detector with real radiologists'
 # sentences (the tiny language model of the demonstration model writes no usable prose).
@@ -336,10 +423,68 @@ CRITICAL_LABELS = env_list(
     "CRITICAL_LABELS", ["Pneumothorax", "Fracture", "Lung Lesion", "Pleural Effusion"]
 )
 HEATMAP_DIR = env_path("HEATMAP_DIR", VAR_DIR / "heatmaps")
+# The onnx backend serves this precision of an export_onnx directory (its parity must pass).
+ONNX_PRECISION = env_str("ONNX_PRECISION", "fp32")
+if ONNX_PRECISION not in {"fp32", "int8"}:
+    raise ImproperlyConfigured(f"ONNX_PRECISION={ONNX_PRECISION!r} is not fp32 or int8")
+# Model registry (inference.model_registry): with a name set, drafting serves the promoted
+# version of that name from its registered path; empty: the model in DRAFT_MODEL_DIR.
+DRAFT_MODEL_NAME = env_str("DRAFT_MODEL_NAME", "")
+# promote_model refuses a version whose evaluation misses these (unless forced with a reason).
+RELEASE_MIN_CRITICAL_SENSITIVITY = env_float(
+    "RELEASE_MIN_CRITICAL_SENSITIVITY", 0.98, minimum=0.0, maximum=1.0
+)
+RELEASE_MAX_HALLUCINATION_RATE = env_float(
+    "RELEASE_MAX_HALLUCINATION_RATE", 0.03, minimum=0.0, maximum=1.0
+)
 
 # --- Reports --------------------------------------------------------------------------------
 # A radiologist's claim on a report lapses after this long without a save.
 REPORT_CLAIM_IDLE_SECONDS = env_int("REPORT_CLAIM_IDLE_SECONDS", 900, minimum=30)
+# A study unsigned this long after it arrived goes to the top of the worklist, flagged, whatever
+# its AI priority: an AI false negative cannot sit at the bottom.
+WORKLIST_ESCALATION_MINUTES = env_int("WORKLIST_ESCALATION_MINUTES", 60, minimum=1)
+
+# --- Dashboards and model monitoring (workstation.dashboards) ------------------------------
+# Dashboard figures are cached this long (0: computed on every request).
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 30, minimum=0)
+# Alert thresholds of the model dashboard (the seed design's): shown in red and logged.
+ALERT_CRITICAL_SENSITIVITY_MIN = env_float("ALERT_CRITICAL_SENSITIVITY_MIN", 0.95, minimum=0.0)
+ALERT_P99_LATENCY_SECONDS = env_float("ALERT_P99_LATENCY_SECONDS", 30.0, minimum=0.0)
+ALERT_HALLUCINATION_RATE_MAX = env_float("ALERT_HALLUCINATION_RATE_MAX", 0.05, minimum=0.0)
+# Drift: recent studies of the last DRIFT_WINDOW_DAYS against the model's reference
+# embeddings; the MMD threshold is the (1 - DRIFT_FALSE_ALARM_RATE) quantile of
+# DRIFT_PERMUTATIONS splits of the reference.
+DRIFT_DIR = env_path("DRIFT_DIR", VAR_DIR / "drift")
+DRIFT_WINDOW_DAYS = env_int("DRIFT_WINDOW_DAYS", 7, minimum=1)
+DRIFT_MAX_RECENT = env_int("DRIFT_MAX_RECENT", 200, minimum=10)
+DRIFT_FALSE_ALARM_RATE = env_float("DRIFT_FALSE_ALARM_RATE", 0.05, minimum=0.001)
+DRIFT_PERMUTATIONS = env_int("DRIFT_PERMUTATIONS", 200, minimum=20)
+DRIFT_INTERVAL_SECONDS = env_int("DRIFT_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+CELERY_BEAT_SCHEDULE = {
+    "compute-drift": {
+        "task": "workstation.dashboards.tasks.compute_drift",
+        "schedule": float(DRIFT_INTERVAL_SECONDS),
+    },
+}
+# A/B: share of studies a new experiment sends to its candidate model.
+AB_DEFAULT_FRACTION = env_float("AB_DEFAULT_FRACTION", 0.1, minimum=0.0)
+# Shadow mode: a reference-model directory that drafts every drafted study in the background
+# (never shown); empty: off.
+SHADOW_MODEL_DIR = env_str("SHADOW_MODEL_DIR", "")
+# /metrics (Prometheus): scrapers from these addresses, or with this bearer token, or a
+# signed-in user who may view dashboards. Empty token: token access off.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# --- Clinical context (workstation.clinical) -----------------------------------------------
+# A lab or vital sign is used for a study only if observed within this many hours before it.
+CLINICAL_WINDOW_HOURS = env_int("CLINICAL_WINDOW_HOURS", 72, minimum=1, maximum=24 * 365)
+# HL7 v2 (ORM^O01, ORU^R01) over MLLP: `manage.py runmllp` listens here.
+HL7_MLLP_HOST = env_str("HL7_MLLP_HOST", "0.0.0.0")  # noqa: S104 - interface engines connect
+HL7_MLLP_PORT = env_int("HL7_MLLP_PORT", 2575, minimum=1, maximum=65535)
+HL7_MLLP_TIMEOUT = env_float("HL7_MLLP_TIMEOUT", 30.0, minimum=1.0)
+HL7_MAX_MESSAGE_BYTES = env_int("HL7_MAX_MESSAGE_BYTES", 1024 * 1024, minimum=1024)
 
 # Web host/port used by `runstack` and the health check's notion of the SCP.
 WEB_HOST = env_str("WEB_HOST", "127.0.0.1")
@@ -354,11 +499,16 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Counts C-STORE refusals in Redis for /metrics (workstation.dashboards.ingest_log).
+        "ingest_failures": {"class": "workstation.dashboards.ingest_log.IngestFailureHandler"},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "pynetdicom": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "workstation": {"level": LOG_LEVEL},
+        "workstation.dicom.scp": {"handlers": ["ingest_failures"], "level": LOG_LEVEL},
     },
 }

@@ -14,6 +14,8 @@ DICOM_PORT = 0  # tests start their listeners on free ports
 DRAFT_MODEL_DIR = VAR_DIR / "models" / "absent-in-tests"
 # The reference backend needs no sentence bank (building the full one takes minutes).
 DRAFT_BACKEND = "reference"
+# AI results as DICOM objects are built by tests that ask for them (tests/workstation/airesults).
+AI_RESULTS_DICOM = False
 
 # Each test run gets its own database, queues and channel prefix, so runs sharing one
 # PostgreSQL/Redis (developers, helpers, CI) never take each other's rows or tasks.

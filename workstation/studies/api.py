@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from inference.preprocess import PixelDataError, Window
 from workstation.accounts.access import study_scope
-from workstation.audit.models import AuditAction
+from workstation.audit.models import AuditAction, AuditOutcome
 from workstation.audit.services import audit_record
 from workstation.dicom.ingest import IngestRefused, StoreStatus
 from workstation.dicom.part10 import Part10Error, encode_preamble_and_meta, split_part10
@@ -156,7 +156,7 @@ class InstanceFrameApi(APIView):
         ``raw16`` pixels are the modality values plus ``X-Value-Offset``; the default window
         and photometric inversion come in the ``X-Window-*`` and ``X-Inverted`` headers.
         """
-        _require(request, "studies.view_instance")
+        _require(request, "studies.view_study")
         query = FrameQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -164,6 +164,23 @@ class InstanceFrameApi(APIView):
             instance = selectors.instance_get(sop_uid=sop_uid)
         except Instance.DoesNotExist:
             raise NotFound(f"no instance {sop_uid[:64]!r}") from None
+        # Readers of images (view_instance) see every frame; clinicians only their studies'.
+        if (
+            not request.user.has_perm("studies.view_instance")
+            and not study_scope(
+                user=request.user, queryset=Study.objects.filter(pk=instance.series.study_id)
+            ).exists()
+        ):
+            audit_record(
+                action=AuditAction.DENIED,
+                user=request.user,
+                outcome=AuditOutcome.DENIED,
+                object_type="instance",
+                object_id=sop_uid[:128],
+                study_uid=instance.series.study.study_uid,
+                detail="frame outside the user's scope",
+            )
+            raise NotFound(f"no instance {sop_uid[:64]!r}")
         window = (
             Window(params["window_center"], params["window_width"])
             if "window_center" in params

@@ -21,6 +21,7 @@ from inference.preprocess import (
     display_image,
     modality_values,
 )
+from inference.safe_decode import read_for_pixels
 from workstation.studies.models import Instance
 from workstation.studies.storage import resolve
 
@@ -40,7 +41,7 @@ class RenderedFrame:
 @lru_cache(maxsize=8)
 def _decoded(path: str, sha256: str) -> tuple[Dataset, NDArray[np.float32]]:
     # Keyed by content hash too: a lossless re-send replaces the file behind an instance.
-    ds = pydicom.dcmread(path)
+    ds = read_for_pixels(Path(path))  # compressed pixels are decoded in a limited child
     return ds, modality_values(ds)
 
 

@@ -149,3 +149,22 @@ def test_it_refuses_a_detector_changed_after_its_parity_check(
         handle.write(b"\0")
     with pytest.raises(ModelNotLoaded, match=r"changed since its parity check"):
         _backend(copy)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_serving_path_serves_the_precision_onnx_precision_names(
+    exported: Path, settings: object, precision: str
+) -> None:
+    from inference import services
+
+    settings.DRAFT_BACKEND = "onnx"  # type: ignore[attr-defined]
+    settings.DRAFT_MODEL_DIR = exported  # type: ignore[attr-defined]
+    settings.ONNX_PRECISION = precision  # type: ignore[attr-defined]
+    services._backend.cache_clear()
+    try:
+        backend = services.backend_get()
+        assert isinstance(backend, OnnxBackend) and backend.precision == precision
+        assert backend.version == f"0.1-test+onnx-{precision}"
+    finally:
+        services._backend.cache_clear()

@@ -157,12 +157,17 @@ def test_it_refuses_a_non_conformant_sop_instance_uid(live_scp: LiveScp, tmp_pat
 
 
 def test_it_refuses_an_unsupported_sop_class_with_status_0122(live_scp: LiveScp) -> None:
-    sr, seg = shared_dicom(
-        "extra/highdicom_sr_document.dcm", "extra/highdicom_seg_image_cr_binary.dcm"
-    )
+    (seg,) = shared_dicom("extra/highdicom_seg_image_cr_binary.dcm")
 
-    assert _send(live_scp, [sr, seg]) == [0x0122, 0x0122]
+    assert _send(live_scp, [seg]) == [0x0122]
     assert Instance.objects.count() == 0
+
+
+def test_it_keeps_a_structured_report_without_pixel_data(live_scp: LiveScp) -> None:
+    (sr,) = shared_dicom("extra/highdicom_sr_document.dcm")
+
+    assert _send(live_scp, [sr]) == [0x0000]  # AI results and reports are kept (issue 11)
+    assert Instance.objects.get().rows is None
 
 
 def test_it_stores_ct_and_mr_without_drafting_them(live_scp: LiveScp) -> None:

@@ -62,7 +62,7 @@ def test_it_answers_415_for_another_content_type(reader: object) -> None:
 
 
 def test_it_answers_415_for_an_unsupported_sop_class(reader: object, storage_dir: Path) -> None:
-    (path,) = shared_dicom("extra/highdicom_sr_document.dcm")
+    (path,) = shared_dicom("extra/highdicom_seg_image_cr_binary.dcm")
 
     response = _post(reader, path.read_bytes())
 

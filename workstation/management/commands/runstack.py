@@ -61,6 +61,7 @@ class Command(BaseCommand):
                 "workstation.asgi:application",
             ],
             "scp": [*manage, "runscp"],
+            "mllp": [*manage, "runmllp"],  # HL7 v2 clinical context (workstation.clinical)
             "worker": [
                 sys.executable,
                 "-m",

@@ -1,4 +1,7 @@
-"""``manage.py train_demo_model``: train the embedded demonstration model (phantoms, CPU)."""
+"""``manage.py train_demo_model``: train the embedded demonstration model (phantoms, CPU).
+
+The same training path as ``train_model --config inference/configs/demo.toml`` (that file,
+with the options below replacing its values)."""
 
 from __future__ import annotations
 
@@ -6,23 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.demo_model import train_demo_model
+from inference.model_registry.commands import register_trained
+from inference.training_config import ConfigError
+from inference.training_run import TrainingInterrupted
 
 
 class Command(BaseCommand):
     help = (
         "Train the demonstration reference model on generated phantoms and save it where "
-        "drafting loads it (DRAFT_MODEL_DIR). Not for clinical use."
+        "drafting loads it (DRAFT_MODEL_DIR), then register it. Not for clinical use."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", type=Path, default=None, help="default: DRAFT_MODEL_DIR")
-        parser.add_argument("--size", default="tiny", choices=["tiny", "small", "base"])
-        parser.add_argument("--count", type=int, default=240, help="training phantoms")
-        parser.add_argument("--held-out", type=int, default=80, help="calibration phantoms")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--size", default=None, choices=["tiny", "small", "base"])
+        parser.add_argument("--count", type=int, default=None, help="training phantoms")
+        parser.add_argument("--held-out", type=int, default=None, help="calibration phantoms")
+        parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--if-missing", action="store_true", help="skip if a model exists")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,15 +37,23 @@ class Command(BaseCommand):
             self._bank()  # cached: instant when it was built before
         if options["if_missing"] and (out / "config.json").exists():
             self.stdout.write(f"demonstration model present in {out}")
+            register_trained(out, self.stdout.write)
             return
-        train_demo_model(
-            out,
-            size=options["size"],
-            count=options["count"],
-            held_out=options["held_out"],
-            seed=options["seed"],
-            log=self.stdout.write,
-        )
+        try:
+            train_demo_model(
+                out,
+                run_dir=Path(settings.VAR_DIR) / "runs" / out.name,
+                size=options["size"],
+                count=options["count"],
+                held_out=options["held_out"],
+                seed=options["seed"],
+                log=self.stdout.write,
+            )
+        except TrainingInterrupted as stopped:
+            raise CommandError(str(stopped), returncode=130) from None
+        except ConfigError as error:
+            raise CommandError(str(error)) from error
+        register_trained(out, self.stdout.write)
 
     def _bank(self) -> None:
         from inference.sentence_bank import load_iu_bank

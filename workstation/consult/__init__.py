@@ -1,0 +1,1 @@
+"""Consultation: questions about a study's image (VQA) and critical-result notifications."""

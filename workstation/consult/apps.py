@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ConsultConfig(AppConfig):
+    name = "workstation.consult"
+    label = "consult"
+    verbose_name = "Consultation"
+
+    def ready(self) -> None:
+        from workstation.consult import signals
+
+        signals.connect()

@@ -1,0 +1,1 @@
+"""Dashboard figures computed by SQL aggregation in PostgreSQL (selectors: they only read)."""
