@@ -96,6 +96,12 @@ def _corners(box: tuple[float, float, float, float], source: Dataset) -> np.ndar
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=float)
 
 
+# TID 1500 needs at least one measurement group: a draft (or a signed report) without
+# findings says so as one "No Finding" group, without a probability or region, rather than
+# not being published at all.
+_NO_FINDING = (AiFinding(label=Label.NO_FINDING, confidence=None, box=None),)
+
+
 def _finding_group(
     finding: AiFinding, source: Dataset, algorithm: Algorithm, study_uid: str
 ) -> (
@@ -200,7 +206,8 @@ def ai_measurement_report(
         ),
         procedure_reported=procedure,
         imaging_measurements=[
-            _finding_group(f, source, algorithm, str(source.StudyInstanceUID)) for f in findings
+            _finding_group(f, source, algorithm, str(source.StudyInstanceUID))
+            for f in findings or _NO_FINDING
         ],
     )
     document = hd.sr.Comprehensive3DSR(

@@ -115,6 +115,28 @@ def test_the_draft_sr_round_trips_with_findings_boxes_and_ai_marking(
         assert "AI generated" in parameters
 
 
+def test_a_draft_without_findings_is_published_as_one_no_finding_group(
+    storage_dir: Path, db: None
+) -> None:
+    (path,) = shared_dicom(UNCOMPRESSED_CHEST)
+    draft = draft_make(study=Study.objects.get(study_uid=ingest(path).study_uid))
+    AiDraft.objects.create(  # a normal study: the model found nothing
+        version=draft,
+        backend="reference",
+        model_name="reference-tiny",
+        model_version="demo-1.0",
+        processing_time_ms=12.0,
+        findings=[],
+    )
+    published = ai_results_publish(report_id=draft.report_id, signed=False)
+    assert len(published.stored) == 1  # the SR; no heatmaps, so no GSPS
+    (stored,) = _stored(storage_dir, "1.2.840.10008.5.1.4.1.1.88.34")
+    sr = hd.sr.Comprehensive3DSR.from_dataset(stored)
+    (group,) = sr.content.get_image_measurement_groups()
+    assert group.finding_type == FINDING_CODES[Label.NO_FINDING]
+    assert group.get_measurements() == []
+
+
 def test_the_heatmap_box_becomes_a_presentation_state_on_the_source_image(
     draft: ReportVersion, storage_dir: Path
 ) -> None:
