@@ -152,16 +152,26 @@ def measure(
             print(f"no --model-dir: training a small tiny model into {model_dir} ...")
             train_small_model(model_dir)
         reference = ReferenceBackend(model_dir, device)
+        refused: list[str] = []
         backends: list[tuple[str, str, Backend]] = [("reference", "pytorch", reference)]
         if with_onnx:
+            from inference.backends.base import ModelNotLoaded
             from inference.backends.onnx import OnnxBackend
-            from inference.onnx_export import export_onnx
+            from inference.onnx_export import ParityError, export_onnx
 
             onnx_dir = Path(tmp) / "onnx"
             print("exporting to ONNX (FP32 + INT8) with the parity check ...", flush=True)
-            export_onnx(model_dir, onnx_dir)
+            try:
+                export_onnx(model_dir, onnx_dir)
+            except ParityError as exc:  # the gate refused a precision: measure the others
+                print(f"  {exc}", flush=True)
+                refused.append(str(exc))
             for precision in ("fp32", "int8"):
-                backend = OnnxBackend(onnx_dir, device, precision=precision)
+                try:
+                    backend = OnnxBackend(onnx_dir, device, precision=precision)
+                except ModelNotLoaded as exc:
+                    print(f"  onnx {precision} not measured: {exc}", flush=True)
+                    continue
                 backends.append(("onnx", f"onnxruntime-{precision}", backend))
         bank_dir = bank_cache_dir or model_dir / "sentence-bank"
         if with_retrieval or any(bank_dir.glob("sentence-bank-*.json")):
@@ -202,6 +212,9 @@ def measure(
                         "machine": host,
                     }
                 )
+    rows += [
+        {"benchmark": "drafting", "backend": "onnx", "refused": r, "figures": {}} for r in refused
+    ]
     return rows
 
 
@@ -214,6 +227,9 @@ def print_table(rows: Sequence[dict[str, Any]]) -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
+        if "refused" in row:
+            print(f"onnx refused by the parity gate: {row['refused']}")
+            continue
         f = row["figures"]
         stages = ", ".join(f"{k} {v['value']:.1f}" for k, v in row["stages_mean"].items())
         print(

@@ -13,7 +13,7 @@ arrive either
 * **saturation**: all studies at once,
 
 and the latency of each study is measured from the database's own timestamps: the commit of the
-study's last instance (``Study.last_instance_at``) to the commit of its AI draft
+study's last image (``Instance.received_at``) to the commit of its AI draft
 (``AiDraft.created_at``, the moment the report API can return it). That includes the settle
 wait (``STUDY_SETTLE_SECONDS``, reported), the queue, DICOM reading, the model, QA, triage and
 the database. Throughput is studies drafted per hour of wall time in saturation. The cost model
@@ -27,7 +27,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,15 +46,20 @@ from bench.common import (
 
 SETTLE_SECONDS = 1.0
 
+# From the commit of the study's last *image* (rows set: the AI's own SR/GSPS objects, stored
+# into the same study after the draft, are not arrivals) to the commit of its AI draft.
 LATENCIES_SQL = """
 import json
 from django.db import connection
 with connection.cursor() as cursor:
     cursor.execute(
-        "SELECT s.study_uid, EXTRACT(EPOCH FROM (d.created_at - s.last_instance_at)) * 1000 "
-        "FROM studies_study s JOIN reports_report r ON r.study_id = s.id "
+        "SELECT s.study_uid, EXTRACT(EPOCH FROM (d.created_at - MAX(i.received_at))) * 1000 "
+        "FROM studies_study s JOIN studies_series se ON se.study_id = s.id "
+        "JOIN studies_instance i ON i.series_id = se.id AND i.rows IS NOT NULL "
+        "JOIN reports_report r ON r.study_id = s.id "
         "JOIN reports_reportversion v ON v.report_id = r.id "
-        "JOIN reports_aidraft d ON d.version_id = v.id"
+        "JOIN reports_aidraft d ON d.version_id = v.id "
+        "GROUP BY s.study_uid, d.created_at"
     )
     rows = cursor.fetchall()
 print(json.dumps({uid: float(ms) for uid, ms in rows}))
@@ -80,7 +84,7 @@ def send_one(path: Path, port: int) -> None:
 
     (result,) = send_files([path], host="127.0.0.1", port=port)
     if result.status != 0:
-        raise RuntimeError(f"C-STORE of {path.name} answered {result.status:#06x}")
+        raise RuntimeError(f"C-STORE of {path.name} answered {result.status!r}")
 
 
 def drafted(stack: Stack) -> dict[str, float]:
@@ -190,12 +194,16 @@ def run_case(
                     for path in files:
                         send_one(path, port)
                         time.sleep(interval)
-                else:
-                    threads = [threading.Thread(target=send_one, args=(p, port)) for p in files]
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join()
+                else:  # all at once, over 4 parallel associations
+                    from workstation.dicom.scu import send_files
+
+                    failed = [
+                        r
+                        for r in send_files(files, host="127.0.0.1", port=port, associations=4)
+                        if r.status != 0
+                    ]
+                    if failed:
+                        raise RuntimeError(f"{len(failed)} C-STOREs failed: {failed[0]}")
                 latencies = {
                     uid: ms
                     for uid, ms in wait_drafted(stack, len(files) + workers, timeout).items()
