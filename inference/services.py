@@ -429,12 +429,60 @@ def _run_claimed(claimed: Sequence[DraftJob]) -> list[str]:
     return [states[job.pk] for job in claimed]
 
 
+def _arm_backends(jobs: Sequence[DraftJob]) -> list[tuple[list[DraftJob], Backend | str]]:
+    """The jobs grouped by the model that drafts them: the serving model, or the candidate
+    of the running A/B experiment for studies randomised to its arm (the job then records
+    the candidate's version, which its report version carries). A backend that cannot load
+    stands as the reason its jobs fail."""
+    from workstation.dashboards.ab import ab_candidate_model
+
+    serving: list[DraftJob] = []
+    candidates: dict[Path, list[DraftJob]] = {}
+    for job in jobs:
+        candidate = ab_candidate_model(study=job.study)
+        if candidate is None:
+            serving.append(job)
+            continue
+        version, candidate_dir = candidate
+        if job.model_version != version:
+            job.model_version = version
+            DraftJob.objects.filter(pk=job.pk).update(model_version=version)
+        candidates.setdefault(candidate_dir, []).append(job)
+    groups: list[tuple[list[DraftJob], Backend | str]] = []
+    arms: list[tuple[Path | None, list[DraftJob]]] = [(None, serving), *candidates.items()]
+    for model_dir, group in arms:
+        if not group:
+            continue
+        try:
+            backend = (
+                backend_get()
+                if model_dir is None
+                else _backend(
+                    settings.DRAFT_BACKEND,
+                    str(model_dir),
+                    settings.DRAFT_DEVICE,
+                    settings.ONNX_PRECISION,
+                )
+            )
+        except ModelNotLoaded as exc:
+            groups.append((group, str(exc)))
+            continue
+        groups.append((group, backend))
+    return groups
+
+
 def _draft_jobs(jobs: Sequence[DraftJob]) -> list[str]:
+    states: dict[int, str] = {}
+    for group, backend in _arm_backends(jobs):
+        if isinstance(backend, str):
+            states.update((job.pk, _fail(job, backend)) for job in group)
+        else:
+            states.update(zip([j.pk for j in group], _draft_with(group, backend), strict=True))
+    return [states[job.pk] for job in jobs]
+
+
+def _draft_with(jobs: Sequence[DraftJob], backend: Backend) -> list[str]:
     critical = critical_labels()
-    try:
-        backend = backend_get()
-    except ModelNotLoaded as exc:
-        return [_fail(job, str(exc)) for job in jobs]
     inputs: list[tuple[DraftJob, StudyInput, Instance]] = []
     states: dict[int, str] = {}
     for job in jobs:

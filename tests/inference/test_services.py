@@ -198,3 +198,50 @@ def test_a_ct_study_is_reported_as_not_drafted(live_scp: LiveScp, reader: object
     assert response.status_code == 422
     assert response.json()["status"] == "not_drafted"
     assert _client(reader).get(f"/api/v1/studies/{uid}/report").json()["status"] == "not_drafted"
+
+
+def test_a_study_in_the_a_b_candidate_arm_is_drafted_by_the_candidate_model(
+    drafting_model: Path, live_scp: LiveScp, tmp_path: Path, administrator: object
+) -> None:
+    import json
+    import shutil
+
+    from inference.model_registry.services import model_version_register
+    from workstation.dashboards.ab import ab_experiment_start
+    from workstation.dashboards.models import AbAssignment, Arm
+
+    candidate_dir = tmp_path / "candidate"
+    shutil.copytree(drafting_model, candidate_dir)
+    card = json.loads((candidate_dir / "model_card.json").read_text())
+    (candidate_dir / "model_card.json").write_text(json.dumps({**card, "version": "test-2"}))
+    model_version_register(model_dir=candidate_dir)
+    ab_experiment_start(
+        user=administrator,  # type: ignore[arg-type]
+        name="tiny-2",
+        control_version="reference-tiny:test-1",
+        candidate_version="reference-tiny:test-2",
+        fraction=0.1,
+    )
+    jobs = {}
+    for arm in Arm:
+        ds = cr_dataset(rows=64, columns=64, PatientID=f"AB-{arm.value}")
+        _store(live_scp, [write(ds, tmp_path / f"{arm.value}.dcm")])
+        job = study_complete(study_uid=str(ds.StudyInstanceUID), reason="explicit")
+        assert job is not None
+        # The draw is random; this test fixes each study's arm.
+        version = "reference-tiny:test-2" if arm is Arm.CANDIDATE else "reference-tiny:test-1"
+        AbAssignment.objects.filter(study=job.study).update(arm=arm.value, model_version=version)
+        jobs[arm] = job
+    DraftJob.objects.update(state=DraftJobState.QUEUED)
+
+    services.draft_job_run(job_id=jobs[Arm.CONTROL].pk)  # one batch, two models
+
+    drafted = {
+        arm: AiDraft.objects.select_related("version").get(version__report__study=job.study)
+        for arm, job in jobs.items()
+    }
+    assert drafted[Arm.CONTROL].model_version.split("+")[0] == "test-1"
+    assert drafted[Arm.CANDIDATE].model_version.split("+")[0] == "test-2"
+    assert drafted[Arm.CANDIDATE].version.model_version == "reference-tiny:test-2"
+    assert drafted[Arm.CONTROL].version.model_version == "reference-tiny:test-1"
+    assert DraftJob.objects.get(pk=jobs[Arm.CANDIDATE].pk).model_version == "reference-tiny:test-2"

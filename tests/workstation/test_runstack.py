@@ -116,6 +116,10 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
             status, report = _get(f"{base}/api/v1/studies/{uid}/report", token)
             assert status == 200 and report["model_version"] == "t1"
         children = psutil.Process(process.pid).children(recursive=True)
+        commands = [" ".join(c.cmdline()) for c in children]
+        assert any("celery" in c and " beat " in c for c in commands), commands  # drift check
+        # A model not trained on phantoms gets no phantom reference, and is told how.
+        assert "no drift reference for tiny:t1" in "".join(output)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -8,10 +8,13 @@ candidate but drafted by another version is counted (and shown) as not honoured.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,6 +33,7 @@ from workstation.dashboards.ab_stats import (
 from workstation.dashboards.models import AbAssignment, AbExperiment, Arm, ExperimentStatus
 from workstation.studies.models import Study
 
+logger = logging.getLogger(__name__)
 _draws = random.SystemRandom()
 
 
@@ -56,6 +60,11 @@ def ab_experiment_start(
         raise AbError(f"the candidate's share must be between 0 and 1, got {fraction}")
     if not control_version or not candidate_version or control_version == candidate_version:
         raise AbError("name two different model versions")
+    if _registered(candidate_version) is None:
+        raise AbError(
+            f"the candidate {candidate_version!r} is not in the model registry: register its "
+            "directory first (manage.py register_model), so the drafting workers can load it"
+        )
     with transaction.atomic():
         if AbExperiment.objects.filter(status=ExperimentStatus.RUNNING).exists():
             raise AbError("an experiment is already running: stop it first")
@@ -99,6 +108,43 @@ def ab_assign(*, study: Study, draw: float | None = None) -> AbAssignment | None
         },
     )
     return assignment
+
+
+def _registered(version: str) -> Any:
+    """The registry row a ``name:version`` string (as drafts record it) names, or ``None``."""
+    from inference.model_registry.selectors import model_version_for_draft
+
+    name, _, number = version.partition(":")
+    if not name or not number:
+        return None
+    return model_version_for_draft(model_name=name, model_version=number)
+
+
+def ab_candidate_model(*, study: Study) -> tuple[str, Path] | None:
+    """The candidate model that drafts ``study``: ``(version, model directory)`` when the
+    study is randomised to the candidate arm of the running experiment; ``None`` (the serving
+    model drafts) otherwise. A candidate that left the registry since the experiment started
+    is logged and the serving model drafts (the comparison counts the study as not honoured).
+    """
+    assignment = (
+        AbAssignment.objects.filter(
+            study=study, arm=Arm.CANDIDATE, experiment__status=ExperimentStatus.RUNNING
+        )
+        .only("model_version")
+        .first()
+    )
+    if assignment is None:
+        return None
+    row = _registered(assignment.model_version)
+    if row is None:
+        logger.warning(
+            "A/B: study %s is in the candidate arm but %s is not in the model registry; the "
+            "serving model drafts it",
+            study.pk,
+            assignment.model_version,
+        )
+        return None
+    return assignment.model_version, Path(row.path)
 
 
 @dataclass(frozen=True)
@@ -262,9 +308,15 @@ def ab_promote(
     *, experiment: AbExperiment, user: AbstractBaseUser, critical_labels: list[str]
 ) -> AbExperiment:
     """Promote the candidate: allowed to an administrator, on a running experiment whose
-    comparison meets the p < 0.01 rule. Audited. Switching the serving model is then a
-    deployment change (``DRAFT_MODEL_DIR``/``DRAFT_MODEL_VERSION``); this records the
-    decision. Raises ``AbError``."""
+    comparison meets the p < 0.01 rule. Audited.
+
+    When drafts are served by registry name (``DRAFT_MODEL_NAME``) and the candidate is a
+    version of that name, the candidate is promoted in the model registry too, under its
+    release thresholds (``inference.model_registry``), and serves the next drafts; otherwise
+    switching the serving model is a deployment change (``DRAFT_MODEL_DIR``) and this records
+    the decision. Raises ``AbError`` (a registry refusal included, with its reason)."""
+    from inference.model_registry.services import PromotionRefused, model_version_promote
+
     _require_admin(user)
     with transaction.atomic():
         experiment = AbExperiment.objects.select_for_update().get(pk=experiment.pk)
@@ -276,20 +328,37 @@ def ab_promote(
                 "the candidate does not meet the promotion rule (a figure better at "
                 "Bonferroni-adjusted p < 0.01 and none worse)"
             )
-        experiment.status = ExperimentStatus.PROMOTED
-        experiment.promoted_by_id = user.pk
-        experiment.promoted_at = timezone.now()
-        experiment.save(update_fields=["status", "promoted_by", "promoted_at"])
-        summary = "; ".join(
-            f"{t.metric} p_adj={t.adjusted_p} {t.verdict}" for t in comparison.tests
+    summary = "; ".join(f"{t.metric} p_adj={t.adjusted_p} {t.verdict}" for t in comparison.tests)
+    name, _, version = experiment.candidate_version.partition(":")
+    serving_switched = bool(settings.DRAFT_MODEL_NAME) and name == settings.DRAFT_MODEL_NAME
+    if serving_switched:
+        row = _registered(experiment.candidate_version)
+        try:
+            model_version_promote(
+                name=name,
+                version=row.version if row else version,
+                user=user,  # type: ignore[arg-type]
+            )
+        except PromotionRefused as exc:
+            raise AbError(f"the model registry refused the promotion: {exc}") from exc
+    with transaction.atomic():
+        updated = AbExperiment.objects.filter(
+            pk=experiment.pk, status=ExperimentStatus.RUNNING
+        ).update(
+            status=ExperimentStatus.PROMOTED, promoted_by_id=user.pk, promoted_at=timezone.now()
         )
+        if not updated:
+            raise AbError("the experiment stopped while it was being promoted")
         audit_record(
             action=AuditAction.EDIT,
             user=user,
             object_type="ab_experiment",
             object_id=str(experiment.pk),
-            detail=f"promoted {experiment.candidate_version}: {summary}",
+            detail=f"promoted {experiment.candidate_version}"
+            + (" (now serving drafts)" if serving_switched else "")
+            + f": {summary}",
         )
+    experiment.refresh_from_db()
     return experiment
 
 

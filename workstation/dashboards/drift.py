@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -287,9 +288,45 @@ def _model_or_error(model_dir: Path) -> ReferenceModel:
         raise DriftError(str(exc)) from exc
 
 
+def serving_dir() -> Path:
+    """The serving model's directory (the registry's promoted version when drafts are served
+    by name). Raises ``DriftError`` when none is promoted."""
+    from inference.services import serving_model_dir
+
+    try:
+        return serving_model_dir()
+    except ModelNotLoaded as exc:
+        raise DriftError(str(exc)) from exc
+
+
+def drift_reference_ensure(*, phantoms: int) -> DriftReference | str:
+    """The serving model version's reference, made from ``phantoms`` generated phantoms when
+    it has none and its model card says it was trained on phantoms (the demonstration model:
+    they are its training distribution). Otherwise, the reason none was made: a model
+    trained on patient images needs a reference of the hospital's own studies
+    (``compute_drift --reference-days``)."""
+    version = serving_model_version()
+    existing = DriftReference.objects.filter(model_version=version).first()
+    if existing is not None:
+        return existing
+    try:
+        model_dir = serving_dir()
+        card = json.loads((model_dir / "model_card.json").read_text())
+    except (OSError, ValueError, DriftError) as exc:
+        return f"no drift reference for {version}: {exc}"
+    if "phantom" not in str(card.get("training_data", "")).lower():
+        return (
+            f"no drift reference for {version}: make one from a validation period of your "
+            "own studies (manage.py compute_drift --reference-days D)"
+        )
+    try:
+        return drift_reference_make(model_dir=model_dir, phantoms=phantoms)
+    except DriftError as exc:
+        return f"no drift reference for {version}: {exc}"
+
+
 def drift_run(*, model_dir: Path | None = None) -> DriftRun:
-    """Drift of the serving model (``DRAFT_MODEL_DIR`` unless ``model_dir``), recorded."""
+    """Drift of the serving model (its directory unless ``model_dir``), recorded."""
     return drift_compute(
-        model_version=serving_model_version(),
-        model_dir=model_dir or Path(settings.DRAFT_MODEL_DIR),
+        model_version=serving_model_version(), model_dir=model_dir or serving_dir()
     )

@@ -4,7 +4,7 @@ Request latency is measured in the web process (middleware). Figures produced by
 processes (drafts and their latency, QA flags, ingest) are read at scrape time from
 PostgreSQL, where those processes record them, so every web process reports the same
 totals without a multi-process registry. C-STORE refusals, which leave no database row,
-are counted in Redis by a logging handler on the SCP's logger (:mod:`.ingest_log`).
+are counted in Redis by the SCP as it answers (``workstation.dicom.ingest_counts``).
 
 Access (``metrics_allowed``): addresses in ``METRICS_ALLOWED_IPS``, a bearer token equal to
 ``METRICS_TOKEN``, or a signed-in user allowed to view dashboards.
@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 
 from reports.models import AiDraft, ReportVersion
 from workstation.audit.middleware import client_ip
-from workstation.dashboards.ingest_log import ingest_failures_key, redis_client
+from workstation.dicom.ingest_counts import ingest_failures
 from workstation.studies.models import DraftJob, Instance, Series
 
 logger = logging.getLogger(__name__)
@@ -157,10 +157,13 @@ class RecordsCollector(Collector):
 
 def _ingest_failures() -> CounterMetricFamily:
     family = CounterMetricFamily(
-        "radws_ingest_failures", "C-STORE requests refused (any non-success status)."
+        "radws_ingest_failures",
+        "C-STORE requests refused, by DIMSE status (0xA700 out of resources, 0xC000...).",
+        labels=["status"],
     )
     try:
-        family.add_metric([], float(redis_client().get(ingest_failures_key()) or 0))
+        for status, count in sorted(ingest_failures().items()):
+            family.add_metric([status], float(count))
     except redis.RedisError as exc:
         logger.warning("metrics: ingest failure count unavailable: %s", exc)
     return family

@@ -22,6 +22,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from workstation.dicom.ingest import IngestRefused, StoreStatus
+from workstation.dicom.ingest_counts import ingest_failure_count
 from workstation.dicom.part10 import encode_preamble_and_meta
 from workstation.dicom.qr import qr_contexts_add, qr_handlers
 from workstation.dicom.transport import hardened_server, tls_context
@@ -69,7 +70,15 @@ class ScpConfig:
 
 
 def handle_store(event: Event, config: ScpConfig) -> int:
-    """C-STORE: answer Success only after the file is fsynced and its row committed."""
+    """C-STORE: answer Success only after the file is fsynced and its row committed; a
+    refusal is counted for ``/metrics`` under its status."""
+    status = _store(event, config)
+    if status != StoreStatus.SUCCESS:
+        ingest_failure_count(status=int(status))
+    return status
+
+
+def _store(event: Event, config: ScpConfig) -> int:
     request = cast(C_STORE, event.request)
     calling = event.assoc.requestor.ae_title
     sop_uid = str(request.AffectedSOPInstanceUID or "")[:80]

@@ -461,6 +461,9 @@ DRIFT_MAX_RECENT = env_int("DRIFT_MAX_RECENT", 200, minimum=10)
 DRIFT_FALSE_ALARM_RATE = env_float("DRIFT_FALSE_ALARM_RATE", 0.05, minimum=0.001)
 DRIFT_PERMUTATIONS = env_int("DRIFT_PERMUTATIONS", 200, minimum=20)
 DRIFT_INTERVAL_SECONDS = env_int("DRIFT_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# `make run` gives a phantom-trained model (the demonstration model) a reference of this many
+# generated phantoms when it has none; other models need `compute_drift --reference-days`.
+DRIFT_REFERENCE_PHANTOMS = env_int("DRIFT_REFERENCE_PHANTOMS", 100, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     "compute-drift": {
         "task": "workstation.dashboards.tasks.compute_drift",
@@ -501,14 +504,11 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        # Counts C-STORE refusals in Redis for /metrics (workstation.dashboards.ingest_log).
-        "ingest_failures": {"class": "workstation.dashboards.ingest_log.IngestFailureHandler"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "pynetdicom": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "workstation": {"level": LOG_LEVEL},
-        "workstation.dicom.scp": {"handlers": ["ingest_failures"], "level": LOG_LEVEL},
     },
 }

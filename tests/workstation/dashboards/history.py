@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractUser
 
+from inference.model_registry.models import ModelVersion
 from reports.models import (
     AiDraft,
     Report,
@@ -141,3 +142,12 @@ def build(case: Case) -> Study:
     report.save()
     case.created["report_id"] = report.pk
     return study
+
+
+def register_versions(*keys: str) -> None:
+    """Registry rows for ``name:version`` keys (the experiments below never load them)."""
+    for key in keys:
+        name, _, version = key.partition(":")
+        ModelVersion.objects.get_or_create(
+            name=name, version=version, defaults={"path": "/nonexistent", "sha256": "0" * 64}
+        )

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.workstation.dashboards.history import DAY, Case, build
+from inference.model_registry.models import ModelStatus, ModelVersion
+from inference.model_registry.services import model_version_register
+from tests.workstation.dashboards.history import DAY, Case, build, register_versions
 from workstation.audit.models import AuditEvent
 from workstation.dashboards.ab import (
     AbError,
@@ -27,6 +29,7 @@ CRITICAL = ["Pneumothorax", "Fracture", "Lung Lesion", "Pleural Effusion"]
 
 
 def _experiment(administrator: Any, fraction: float = 0.1) -> AbExperiment:
+    register_versions("m:1", "m:2")
     return ab_experiment_start(
         user=administrator,
         name="m2-trial",
@@ -147,3 +150,50 @@ def test_it_refuses_to_promote_without_a_significant_gain(administrator: Any, re
         ab_promote(experiment=experiment, user=administrator, critical_labels=CRITICAL)
     experiment.refresh_from_db()
     assert experiment.status == ExperimentStatus.RUNNING
+
+
+def test_it_refuses_an_experiment_whose_candidate_is_not_registered(administrator: Any) -> None:
+    register_versions("m:1")
+    with pytest.raises(AbError, match="not in the model registry"):
+        ab_experiment_start(
+            user=administrator,
+            name="unregistered",
+            control_version="m:1",
+            candidate_version="m:9",
+            fraction=0.1,
+        )
+    assert not AbExperiment.objects.exists()
+
+
+def _significant_experiment(administrator: Any, reader: Any, candidate_dir: Any) -> AbExperiment:
+    model_version_register(model_dir=candidate_dir, name="m", version="2")
+    experiment = _experiment(administrator)
+    _arm_cases(experiment, Arm.CONTROL, [0.5 + i / 100 for i in range(30)], 0, reader)
+    _arm_cases(experiment, Arm.CANDIDATE, [0.1 + i / 100 for i in range(30)], 0, reader)
+    return experiment
+
+
+def test_promotion_serves_the_candidate_from_the_registry_when_drafts_are_served_by_name(
+    administrator: Any, reader: Any, settings: Any, encoder_dir: Any
+) -> None:
+    settings.DRAFT_MODEL_NAME = "m"
+    experiment = _significant_experiment(administrator, reader, encoder_dir)
+    ModelVersion.objects.filter(name="m", version="2").update(
+        metrics={"critical_sensitivity": 0.99, "hallucination_rate": 0.01}
+    )
+    ab_promote(experiment=experiment, user=administrator, critical_labels=CRITICAL)
+    assert ModelVersion.objects.get(name="m", version="2").status == ModelStatus.PROMOTED
+    event = AuditEvent.objects.get(object_type="ab_experiment", detail__startswith="promoted")
+    assert "now serving drafts" in event.detail
+
+
+def test_a_registry_refusal_stops_the_promotion_with_its_reason(
+    administrator: Any, reader: Any, settings: Any, encoder_dir: Any
+) -> None:
+    settings.DRAFT_MODEL_NAME = "m"
+    experiment = _significant_experiment(administrator, reader, encoder_dir)
+    with pytest.raises(AbError, match=r"refused the promotion: .*no evaluation recorded"):
+        ab_promote(experiment=experiment, user=administrator, critical_labels=CRITICAL)
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.RUNNING
+    assert ModelVersion.objects.get(name="m", version="2").status != ModelStatus.PROMOTED

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.workstation.dashboards.history import register_versions
 from workstation.audit.models import AuditEvent
 from workstation.dashboards.models import AbExperiment
 
@@ -163,6 +164,7 @@ def test_figures_are_cached_for_the_configured_time(
 def test_an_administrator_runs_an_experiment_from_the_ab_page(
     administrator: Any, manager: Any, dashboard_settings: Any
 ) -> None:
+    register_versions("m:1", "m:2")
     admin = _client(administrator)
     response = admin.post(
         "/dashboards/ab/",

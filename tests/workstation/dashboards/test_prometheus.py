@@ -3,18 +3,13 @@ depth, QA flags, ingest counts and failures from the real records."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from tests.workstation.dashboards.history import DAY, Case, build
-from workstation.dashboards.ingest_log import (
-    IngestFailureHandler,
-    ingest_failures_key,
-    redis_client,
-)
+from workstation.dicom.ingest_counts import ingest_failures_key, redis_client
 from workstation.studies.models import Instance, Series, Study
 
 pytestmark = pytest.mark.django_db
@@ -63,11 +58,7 @@ def test_it_exports_the_records_figures(department: Any, settings: Any) -> None:
     )
     redis = redis_client()
     redis.delete(ingest_failures_key())
-    handler = IngestFailureHandler()
-    handler.handle(
-        logging.makeLogRecord({"msg": "C-STORE %s from %s refused", "levelno": logging.WARNING})
-    )
-    handler.handle(logging.makeLogRecord({"msg": "C-STORE %s stored", "levelno": logging.INFO}))
+    redis.hset(ingest_failures_key(), mapping={"0xA700": 2, "0xC000": 1})
     client = Client(REMOTE_ADDR="127.0.0.1")
     client.get("/api/v1/dashboards/manager")  # a request to time (403: not signed in)
     try:
@@ -81,7 +72,8 @@ def test_it_exports_the_records_figures(department: Any, settings: Any) -> None:
     assert _sample(text, f"radws_draft_latency_seconds_sum{{{version}}}") == pytest.approx(47.5)
     assert _sample(text, 'radws_qa_flags_total{kind="unsupported"}') == 1
     assert _sample(text, 'radws_ingest_instances_total{modality="CR"}') == 1
-    assert _sample(text, "radws_ingest_failures_total") == 1
+    assert _sample(text, 'radws_ingest_failures_total{status="0xA700"}') == 2
+    assert _sample(text, 'radws_ingest_failures_total{status="0xC000"}') == 1
     assert "radws_draft_queue_depth" in text
     assert (
         'radws_http_request_duration_seconds_count{method="GET",route="api-dashboard-manager"'

@@ -1,8 +1,10 @@
 """``manage.py runstack``: the whole workstation in one terminal (what ``make run`` starts).
 
-Migrates, creates the demo users (printed), starts the web server (ASGI, daphne), the DICOM
-SCP and a Celery worker as child processes, sends the demo studies through the real C-STORE
-path, prints the URL, and on Ctrl-C stops the children and then the embedded servers.
+Migrates, creates the demo users (printed), trains the demonstration model when there is none
+and gives it a drift reference, starts the web server (ASGI, daphne), the DICOM SCP, the HL7
+v2 MLLP listener, a Celery worker and Celery beat (the periodic drift check) as child
+processes, sends the demo studies through the real C-STORE path, prints the URL, and on
+Ctrl-C stops the children and then the embedded servers.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Command(BaseCommand):
         call_command("create_demo_users", stdout=self.stdout)
         if not options["no_train"]:
             call_command("train_demo_model", if_missing=True, stdout=self.stdout)
+        self._drift_reference()
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children: dict[str, list[str]] = {
             "web": [
@@ -78,6 +81,20 @@ class Command(BaseCommand):
                 "--without-gossip",
                 "--without-mingle",
             ],
+            # Periodic tasks (CELERY_BEAT_SCHEDULE: the drift check every
+            # DRIFT_INTERVAL_SECONDS); its schedule state is kept under VAR_DIR.
+            "beat": [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workstation",
+                "beat",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
+                "--loglevel",
+                "INFO",
+            ],
         }
         # The children share this process's database and Redis (DATABASE_URL/REDIS_URL are
         # in the environment, set by settings when the embedded servers were started).
@@ -106,6 +123,20 @@ class Command(BaseCommand):
         finally:
             self._stop_all(processes)
 
+    def _drift_reference(self) -> None:
+        """The serving model's drift reference, made once (phantoms for the demonstration
+        model); a model without one gets the way to make it printed."""
+        from workstation.dashboards.drift import drift_reference_ensure
+
+        reference = drift_reference_ensure(phantoms=settings.DRIFT_REFERENCE_PHANTOMS)
+        if isinstance(reference, str):
+            self.stdout.write(reference)
+        else:
+            self.stdout.write(
+                f"Drift reference of {reference.model_version}: {reference.count} images "
+                f"({reference.source})"
+            )
+
     def _wait_ready(
         self, processes: dict[str, subprocess.Popen[bytes]], timeout: float, stop: threading.Event
     ) -> None:
@@ -125,8 +156,9 @@ class Command(BaseCommand):
             time.sleep(0.3)
 
     def _stop_all(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
-        # Stop intake first (web, SCP), then the worker, which finishes its current task.
-        for name in ("web", "scp", "worker"):
+        # Stop intake first (web, SCP, MLLP, beat), then the worker, which finishes its
+        # current task.
+        for name in ("web", "scp", "mllp", "beat", "worker"):
             process = processes.get(name)
             if process and process.poll() is None:
                 process.send_signal(signal.SIGTERM)

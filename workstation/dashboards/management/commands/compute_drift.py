@@ -7,15 +7,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workstation.dashboards.drift import DriftError, drift_reference_make, drift_run
+from workstation.dashboards.drift import DriftError, drift_reference_make, drift_run, serving_dir
 
 
 class Command(BaseCommand):
     help = (
-        "Measure drift of the serving model (DRAFT_MODEL_DIR): image-embedding MMD against "
+        "Measure drift of the serving model (the promoted version of DRAFT_MODEL_NAME, else "
+        "DRAFT_MODEL_DIR): image-embedding MMD against "
         "the model version's reference set and chi-square label drift; record a DriftRun."
     )
 
@@ -38,8 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--model-dir", type=Path, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        model_dir = options["model_dir"] or Path(settings.DRAFT_MODEL_DIR)
         try:
+            model_dir = options["model_dir"] or serving_dir()
             if options["reference_phantoms"] or options["reference_days"]:
                 reference = drift_reference_make(
                     model_dir=model_dir,
