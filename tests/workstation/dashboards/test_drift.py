@@ -20,6 +20,7 @@ from tests.workstation.dashboards.films import film, store_film
 from tests.workstation.dashboards.history import AiFinding, Case, build
 from workstation.dashboards.drift import (
     drift_compute,
+    drift_reference_ensure,
     drift_reference_store,
     image_embeddings,
 )
@@ -135,3 +136,38 @@ def test_the_command_makes_a_reference_from_phantoms(
     run = DriftRun.objects.get()
     assert run.reference == reference and not run.embedding_alarm
     assert "image drift not computed" in run.note  # no recent studies to compare yet
+
+
+def test_a_phantom_trained_serving_model_gets_a_phantom_reference_once(
+    encoder_dir: Path, settings: Any, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(encoder_dir, model_dir)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["training_data"] = "procedurally generated phantom chest radiographs"
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+    settings.DRAFT_MODEL_DIR = model_dir
+    settings.DRAFT_MODEL_VERSION = ""
+    settings.DRIFT_DIR = tmp_path / "drift"
+
+    made = drift_reference_ensure(phantoms=10)
+    again = drift_reference_ensure(phantoms=30)
+
+    assert isinstance(made, DriftReference) and made.count == 10
+    assert isinstance(again, DriftReference) and again.pk == made.pk and again.count == 10
+
+
+def test_a_model_trained_on_patient_images_is_told_to_use_its_own_studies(
+    encoder_dir: Path, settings: Any, tmp_path: Path
+) -> None:
+    settings.DRAFT_MODEL_DIR = encoder_dir  # its card names no phantoms
+    settings.DRAFT_MODEL_VERSION = ""
+    settings.DRIFT_DIR = tmp_path / "drift"
+
+    result = drift_reference_ensure(phantoms=10)
+
+    assert isinstance(result, str) and "--reference-days" in result
+    assert not DriftReference.objects.exists()
