@@ -4,6 +4,7 @@
 // typing (the labeller re-reads the text on the server), autosave as new versions, sign with
 // the password, addenda after signing, and plain messages for a stale save or a lost claim.
 import { api, ApiError, el } from "./common.js";
+import { findingContext, renderClinicalContext, renderDecisionSupport } from "./context.js";
 
 const QA_DEBOUNCE_MS = 600;
 const AUTOSAVE_IDLE_MS = 20000; // a pause this long in typing saves a version
@@ -33,6 +34,7 @@ export class ReportEditor {
     this.baseVersion = null;
     this.decisions = new Map(); // label -> {decision, text}
     this.findings = [];
+    this.whyOpen = new Map(); // label -> whether its context figures are open (reader's choice)
     this.signed = false;
     this.readOnly = !canReport;
     this.dirty = false;
@@ -216,6 +218,10 @@ export class ReportEditor {
     }
     this.$("model-name").textContent = ai.model_version ? `(${ai.model_version})` : "";
     this.findings = ai.findings || [];
+    const context = this.$("clinical-context");
+    if (context) renderClinicalContext(context, ai, { clinicalUrl: context.dataset.enterUrl || null });
+    const support = this.$("decision-support");
+    if (support) renderDecisionSupport(support, ai);
     this.applyOverlays();
     this.renderQaFlags(
       (ai.qa_flags || []).map((flag) => ({ ...flag, message: [flag.label, flag.detail].filter(Boolean).join(": ") })),
@@ -329,6 +335,11 @@ export class ReportEditor {
       );
     }
     item.append(tools);
+    const why = findingContext(finding, this.ai, {
+      open: this.whyOpen.has(label) ? this.whyOpen.get(label) : null,
+      onToggle: (open) => this.whyOpen.set(label, open),
+    });
+    if (why) item.append(why);
     if (this.editing === label) item.append(this.editForm(finding, text));
     else if (decision === "edited" && text) item.append(el("span", { class: "edited-text" }, text));
     item.classList.toggle("extra", this.editing === label || Boolean(decision === "edited" && text));

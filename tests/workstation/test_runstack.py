@@ -40,7 +40,8 @@ def _token(base: str, username: str, password: str) -> str:
     request = urllib.request.Request(  # noqa: S310 - loopback only
         f"{base}/api/v1/auth/token", data=data, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
+    # The web process's first request is slow on a loaded machine (imports, password hash).
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback only
         return str(json.loads(response.read())["token"])
 
 

@@ -4,6 +4,12 @@ reason about the differential, and keep the evidence. Called by ``inference.serv
 between the backend's draft and QA; what it adds is stored with version 0 (the findings'
 extra keys in ``AiDraft.findings`` and a :class:`DraftContext` row).
 
+Fusion can change what the draft reports: a fitted label the image alone left below its
+operating threshold is added when context lifts it over ("raised by context", sentence source
+``context-fusion``); a reported label context pushes below is kept and marked "lowered by
+context". The returned draft carries both, so QA and triage (which read the draft) agree
+with the text.
+
 It never fails a draft: a missing fusion model, an unreadable prior or a backend without a
 reference model each degrade to less output, and say so in the stored record.
 """
@@ -21,10 +27,17 @@ import pydicom
 from django.conf import settings
 
 from inference.backends.base import ModelNotLoaded, StudyInput
+from inference.fusion.decision import (
+    CONTEXT_SOURCE,
+    ContextEffect,
+    context_decisions,
+    operating_threshold,
+)
 from inference.fusion.features import CONTEXT_FEATURES
 from inference.fusion.image import image_embedding, image_only_probabilities, reference_model_of
 from inference.fusion.model import FILE_NAME, FusedFinding, FusionModel, FusionModelError
-from inference.labels import Label
+from inference.labeller import label_report
+from inference.labels import Label, Mention
 from inference.models.reference import ReferenceModel
 from inference.preprocess import PixelDataError, prepare_image
 from inference.priors import ComparedFinding, FindingChange, compare_with_prior, embedding_distance
@@ -89,13 +102,17 @@ class DraftAnalysis:
     comparison: dict[str, Any]
     decision_support: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    effects: dict[Label, ContextEffect] = field(default_factory=dict)
+    thresholds: dict[Label, float] = field(default_factory=dict)  # operating, per finding
 
     def findings_json(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``AiDraft.findings`` rows with the fusion figures, evidence and change added.
 
         ``context_contribution`` becomes adjusted minus image-only probability; the logit
         contributions sum to the adjusted logit minus ``intercept_logit`` (see
-        ``inference.fusion``)."""
+        ``inference.fusion``). ``context_effect`` is "raised" (the image alone was below
+        ``operating_threshold``, context brought it over), "lowered" (the image reported it,
+        context brought it below; kept for the radiologist) or ``None``."""
         out = []
         for row in findings:
             label = Label(row["label"])
@@ -107,6 +124,10 @@ class DraftAnalysis:
                     fused.adjusted_probability - fused.image_probability, 4
                 )
             extra["evidence"] = self.evidence.get(label, [])
+            effect = self.effects.get(label, ContextEffect.NONE)
+            extra["context_effect"] = effect.value or None
+            threshold = self.thresholds.get(label)
+            extra["operating_threshold"] = None if threshold is None else round(threshold, 4)
             change = self.changes.get(label)
             extra["change"] = change.as_dict() if change else None
             out.append({**row, **extra})
@@ -241,7 +262,13 @@ def _size_mm(finding: Finding, ds: pydicom.Dataset | None) -> float | None:
 def clinical_draft_analyse(
     *, study: Study, draft: Draft, study_input: StudyInput, backend: object
 ) -> DraftAnalysis:
-    """The context step for one draft (see the module docstring)."""
+    """The context step for one draft (see the module docstring).
+
+    Besides adjusting the reported findings, fusion may raise a fitted label the image
+    backend did not report (its adjusted probability reaches the label's operating
+    threshold) or lower a reported one below it (kept, marked): see
+    ``inference.fusion.decision``. The returned draft carries the raised findings and the
+    sentences saying what context did, so QA and triage read them like any other finding."""
     notes: list[str] = []
     clinical_values_from_dicom(study=study)
     context = study_context_get(study=study)
@@ -269,9 +296,50 @@ def clinical_draft_analyse(
     fusion, missing = fusion_model_get()
     if missing:
         notes.append(missing)
-    fused = {f.label: fusion.fuse(f.label, image_probabilities, inputs) for f in draft.findings}
+    # Reported labels, and the fitted labels the image did not report (context may raise them).
+    considered = [f.label for f in draft.findings] + [
+        label
+        for label in fusion.labels
+        if label is not Label.NO_FINDING
+        and label in image_probabilities
+        and label not in {f.label for f in draft.findings}
+    ]
+    thresholds = {
+        label: operating_threshold(label, backend=backend, study_input=study_input)
+        for label in considered
+    }
+    candidates = {label: fusion.fuse(label, image_probabilities, inputs) for label in considered}
     prior_label = f"{prior.study_uid} ({prior_date})" if prior is not None else ""
-    evidence = {label: _evidence(result, context, prior_label) for label, result in fused.items()}
+    all_evidence = {
+        label: _evidence(result, context, prior_label) for label, result in candidates.items()
+    }
+    findings, context_sentences, effects = context_decisions(
+        draft=draft,
+        fused=candidates,
+        evidence=all_evidence,
+        thresholds=thresholds,
+        critical=frozenset(getattr(backend, "critical_labels", None) or ()),
+    )
+    kept = {f.label for f in findings}
+    fused = {label: result for label, result in candidates.items() if label in kept}
+    evidence = {label: found for label, found in all_evidence.items() if label in kept}
+    # A backend sentence that negates a label context raised ("No pneumonia.") would
+    # contradict the draft's own finding: it is dropped, and the notes say so.
+    raised = {label for label, e in effects.items() if e is ContextEffect.RAISED}
+    kept_sentences = []
+    for sentence in draft.sentences:
+        mentions = label_report(sentence.text) if raised else {}
+        negated = [label for label in raised if mentions.get(label) is Mention.NEGATIVE]
+        if negated and sentence.source != CONTEXT_SOURCE:
+            notes.append(
+                f"{', '.join(label.value for label in negated)}: raised by the clinical "
+                f"context; the image model's sentence {sentence.text!r} was left out"
+            )
+            continue
+        kept_sentences.append(sentence)
+    draft = dataclasses.replace(
+        draft, findings=findings, sentences=(*kept_sentences, *context_sentences)
+    )
 
     comparison: dict[str, Any] = {"prior_study_uid": None}
     changes: dict[Label, FindingChange] = {}
@@ -327,6 +395,12 @@ def clinical_draft_analyse(
         "fitted_labels": sorted(label.value for label in fusion.labels),
         "trained_on": fusion.trained_on,
         "note": missing or "late fusion; contributions in logits sum to adjusted logit - intercept",
+        "raised_by_context": [
+            label.value for label, e in effects.items() if e is ContextEffect.RAISED
+        ],
+        "lowered_by_context": [
+            label.value for label, e in effects.items() if e is ContextEffect.LOWERED
+        ],
     }
     enriched = dataclasses.replace(draft, sentences=draft.sentences + tuple(sentences))
     return DraftAnalysis(
@@ -339,6 +413,8 @@ def clinical_draft_analyse(
         comparison,
         decision_support,
         notes,
+        {label: e for label, e in effects.items() if label in kept},
+        {label: t for label, t in thresholds.items() if label in kept},
     )
 
 

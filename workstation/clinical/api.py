@@ -20,6 +20,7 @@ from workstation.audit.services import audit_record
 from workstation.clinical.fhir import fhir_parse
 from workstation.clinical.intake import IntakeError
 from workstation.clinical.models import ValueSource
+from workstation.clinical.selectors import identifier_systems_get
 from workstation.clinical.services import clinical_values_record
 
 FHIR_JSON = "application/fhir+json"
@@ -47,7 +48,7 @@ class FhirIntakeApi(APIView):
         if not request.user.has_perm("studies.change_study"):
             raise PermissionDenied("your role does not allow sending clinical data")
         try:
-            intake = fhir_parse(request.data)
+            intake = fhir_parse(request.data, systems=identifier_systems_get())
         except IntakeError as exc:
             return Response(
                 _outcome("error", "invalid", str(exc), exc.where),

@@ -8,9 +8,14 @@ naming it (``entry[1].Observation.valueQuantity.code: ...``), and the API answer
 OperationOutcome. Batch bundles are processed atomically too (all or nothing), which is
 stricter than FHIR requires and documented in the README.
 
-Patient matching: ``Patient.identifier`` (the ``usual`` or ``official`` one, else the first)
-gives the patient id; its ``assigner.display`` (or ``assigner.identifier.value``) is the
-issuer, matched to DICOM IssuerOfPatientID. A ServiceRequest's accession number is its
+Patient matching, on (issuer, value) as the studies carry them (DICOM IssuerOfPatientID and
+PatientID): of ``Patient.identifier`` the one whose ``system`` is configured in
+``CLINICAL_IDENTIFIER_SYSTEMS`` is used (the ``usual`` or ``official`` one first), else the
+``usual`` or ``official`` one, else the first. Its issuer is the configured issuer of its
+system; with no system, its ``assigner.display`` (or ``assigner.identifier.value``); a system
+not configured is accepted only with an assigner naming the issuer, and otherwise refused
+(400, nothing stored): see ``intake.IdentifierSystems``. A logical reference
+(``subject.identifier``) is matched the same way. A ServiceRequest's accession number is its
 identifier whose type is v2-0203 ``ACSN``; Observations ``basedOn`` that request inherit it.
 """
 
@@ -26,6 +31,7 @@ from pydantic import ValidationError
 
 from workstation.clinical.codes import CATALOGUE, LOINC, OTHER, SMOKING_SNOMED, by_alias, by_loinc
 from workstation.clinical.intake import (
+    IdentifierSystems,
     IntakeError,
     PatientRef,
     Quantity,
@@ -64,20 +70,35 @@ def _text(concept: Any) -> str:
     return str(codings[0].code) if codings and codings[0].code else ""
 
 
-def _patient_ref(resource: Any, where: str) -> PatientRef:
+def _assigner(identifier: Any) -> str:
+    assigner = identifier.assigner
+    if assigner is None:
+        return ""
+    return str(assigner.display or (assigner.identifier.value if assigner.identifier else "") or "")
+
+
+def _issuer(identifier: Any, systems: IdentifierSystems, where: str) -> str:
+    return systems.issuer(
+        system=str(identifier.system or ""), assigner=_assigner(identifier), where=where
+    )[:64]
+
+
+def _patient_ref(resource: Any, where: str, systems: IdentifierSystems) -> PatientRef:
     identifiers = list(resource.identifier or [])
     if not identifiers:
         raise IntakeError(f"{where}.identifier", "a Patient needs an identifier to be matched")
-    chosen = next((i for i in identifiers if i.use in ("usual", "official")), identifiers[0])
+    index = min(
+        range(len(identifiers)),
+        key=lambda i: (
+            systems.mapped(str(identifiers[i].system or "")) is None,
+            identifiers[i].use not in ("usual", "official"),
+            i,
+        ),
+    )
+    chosen = identifiers[index]
     if not chosen.value:
-        raise IntakeError(f"{where}.identifier.value", "missing")
-    issuer = ""
-    if chosen.assigner is not None:
-        issuer = (
-            chosen.assigner.display
-            or (chosen.assigner.identifier.value if chosen.assigner.identifier else "")
-            or ""
-        )
+        raise IntakeError(f"{where}.identifier[{index}].value", "missing")
+    issuer = _issuer(chosen, systems, f"{where}.identifier[{index}].system")
     name = ""
     if resource.name:
         first = resource.name[0]
@@ -85,7 +106,7 @@ def _patient_ref(resource: Any, where: str) -> PatientRef:
     birth = resource.birthDate if isinstance(resource.birthDate, dt.date) else None
     return PatientRef(
         str(chosen.value)[:64],
-        str(issuer)[:64],
+        issuer,
         name[:324],
         birth,
         _SEX.get(resource.gender or "", ""),
@@ -95,7 +116,8 @@ def _patient_ref(resource: Any, where: str) -> PatientRef:
 class _Resolver:
     """Resolves ``subject`` and ``basedOn`` references against the payload's own entries."""
 
-    def __init__(self) -> None:
+    def __init__(self, systems: IdentifierSystems) -> None:
+        self.systems = systems
         self.patients: dict[str, PatientRef] = {}
         self.accessions: dict[str, str] = {}
 
@@ -108,10 +130,8 @@ class _Resolver:
             return self.patients[reference.reference]
         ident = reference.identifier
         if ident is not None and ident.value:
-            issuer = ""
-            if ident.assigner is not None:
-                issuer = ident.assigner.display or ""
-            return PatientRef(str(ident.value)[:64], str(issuer)[:64])
+            issuer = _issuer(ident, self.systems, f"{where}.subject.identifier.system")
+            return PatientRef(str(ident.value)[:64], issuer)
         raise IntakeError(
             f"{where}.subject",
             f"cannot resolve {reference.reference or 'the reference'}: include the Patient in the "
@@ -325,8 +345,10 @@ def _validated(data: Any, where: str) -> Any:
         ) from exc
 
 
-def fhir_parse(payload: Any) -> FhirIntake:
-    """Parse a FHIR R4 payload completely. Raises ``IntakeError``."""
+def fhir_parse(payload: Any, *, systems: IdentifierSystems | None = None) -> FhirIntake:
+    """Parse a FHIR R4 payload completely, matching patients through ``systems`` (none
+    configured when omitted). Raises ``IntakeError``."""
+    systems = systems or IdentifierSystems()
     top = _validated(payload, "$")
     if top.get_resource_type() == "Bundle":
         if top.type not in BUNDLE_TYPES:
@@ -347,12 +369,12 @@ def fhir_parse(payload: Any) -> FhirIntake:
         intake = FhirIntake("")
     if not entries:
         raise IntakeError("$.Bundle.entry", "empty bundle")
-    resolver = _Resolver()
+    resolver = _Resolver(systems)
     # Patients and requests first, so references to them resolve whatever the entry order.
     for where, full_url, resource in entries:
         kind = resource.get_resource_type()
         if kind == "Patient":
-            ref = _patient_ref(resource, f"{where}.Patient")
+            ref = _patient_ref(resource, f"{where}.Patient", systems)
             intake.patients.append(ref)
             for key in filter(None, (full_url, f"Patient/{resource.id}" if resource.id else "")):
                 resolver.patients[key] = ref

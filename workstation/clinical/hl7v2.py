@@ -8,7 +8,10 @@ help; ``AE`` an error in its content (a unit that cannot be converted, no patien
 a value that is not a number) or the database was unavailable. MSA-3 and ERR-8 carry the
 reason, naming the segment and field (``OBX[2]-6``). Nothing of a NACKed message is stored.
 
-Field choices (IHE radiology conventions): patient PID-3 (id, component 4 issuer); accession
+Field choices (IHE radiology conventions): patient PID-3 (id; component 4, the assigning
+authority, gives the issuer: its universal id (HD.2, an OID when HD.3 is ``ISO``) through
+``CLINICAL_IDENTIFIER_SYSTEMS`` like a FHIR identifier system, else its namespace id (HD.1);
+of repeated PID-3 identifiers the first with a configured universal id, else the first); accession
 OBR-18, else OBR-3; indication OBR-31; clinical information OBR-13 and NTE; diagnoses DG1-4
 (else DG1-3 text); OBX-3 LOINC (``LN``) or a local alias (``CRP``), OBX-5 value, OBX-6 unit
 (UCUM), OBX-7 range ``low-high``, OBX-8 flag, OBX-11 status (``X``/``D`` are skipped and
@@ -28,6 +31,8 @@ from hl7.exceptions import HL7Exception
 
 from workstation.clinical.codes import CATALOGUE, OTHER, CodeDef, by_alias, by_loinc
 from workstation.clinical.intake import (
+    OID_PREFIX,
+    IdentifierSystems,
     IntakeError,
     PatientRef,
     Quantity,
@@ -36,6 +41,7 @@ from workstation.clinical.intake import (
     converted,
 )
 from workstation.clinical.models import ValueKind, ValueSource
+from workstation.clinical.selectors import identifier_systems_get
 from workstation.clinical.services import clinical_values_record
 
 logger = logging.getLogger(__name__)
@@ -72,10 +78,16 @@ class Hl7Intake:
 
 
 def _get(
-    msg: Any, segment: str, occurrence: int, fld: int, component: int = 1, repeat: int = 1
+    msg: Any,
+    segment: str,
+    occurrence: int,
+    fld: int,
+    component: int = 1,
+    repeat: int = 1,
+    subcomponent: int = 1,
 ) -> str:
     try:
-        value = msg.extract_field(segment, occurrence, fld, repeat, component)
+        value = msg.extract_field(segment, occurrence, fld, repeat, component, subcomponent)
     except (IndexError, KeyError):
         return ""
     return str(value or "").strip()
@@ -112,10 +124,31 @@ def _range(raw: str, where: str) -> tuple[float | None, float | None]:
     return _float(low, where), _float(high, where)
 
 
-def _patient(msg: Any) -> PatientRef:
-    patient_id = _get(msg, "PID", 1, 3)
-    if not patient_id:
+MAX_PID3_REPEATS = 10
+
+
+def _authority_system(msg: Any, repeat: int) -> str:
+    """PID-3.4's universal id as an identifier system (``urn:oid:`` for type ISO)."""
+    universal = _get(msg, "PID", 1, 3, 4, repeat, 2)
+    if not universal:
+        return ""
+    is_oid = _get(msg, "PID", 1, 3, 4, repeat, 3).upper() == "ISO"
+    return f"{OID_PREFIX}{universal}" if is_oid else universal
+
+
+def _patient(msg: Any, systems: IdentifierSystems) -> PatientRef:
+    repeats = [r for r in range(1, MAX_PID3_REPEATS + 1) if _get(msg, "PID", 1, 3, 1, r)]
+    if not repeats:
         raise IntakeError("PID-3", "missing patient identifier")
+    repeat = next(
+        (r for r in repeats if systems.mapped(_authority_system(msg, r)) is not None), repeats[0]
+    )
+    patient_id = _get(msg, "PID", 1, 3, 1, repeat)
+    issuer = systems.issuer(
+        system=_authority_system(msg, repeat),
+        assigner=_get(msg, "PID", 1, 3, 4, repeat, 1),
+        where="PID-3.4" if repeat == 1 else f"PID-3[{repeat}].4",
+    )
     birth_raw = _get(msg, "PID", 1, 7)
     birth = None
     if birth_raw:
@@ -126,7 +159,7 @@ def _patient(msg: Any) -> PatientRef:
     name = "^".join(filter(None, (_get(msg, "PID", 1, 5, 1), _get(msg, "PID", 1, 5, 2))))
     return PatientRef(
         patient_id[:64],
-        _get(msg, "PID", 1, 3, 4)[:64],
+        issuer[:64],
         name[:324],
         birth,
         _SEX.get(_get(msg, "PID", 1, 8).upper(), ""),
@@ -270,8 +303,9 @@ def _order(msg: Any, intake: Hl7Intake, when: dt.datetime, accession: str) -> No
             )
 
 
-def hl7_parse(text: str) -> Hl7Intake:
-    """Parse an ORM^O01 or ORU^R01 completely. Raises ``Hl7Rejected`` or ``IntakeError``."""
+def hl7_parse(text: str, *, systems: IdentifierSystems | None = None) -> Hl7Intake:
+    """Parse an ORM^O01 or ORU^R01 completely, matching the patient through ``systems``
+    (none configured when omitted). Raises ``Hl7Rejected`` or ``IntakeError``."""
     try:
         msg = hl7.parse(text)
         msg.segment("MSH")
@@ -289,7 +323,7 @@ def hl7_parse(text: str) -> Hl7Intake:
         raise Hl7Rejected(REQUIRED_FIELD_MISSING, "MSH-10 (message control id) is missing")
     if not _segments(msg, "PID"):
         raise IntakeError("PID", "missing segment")
-    intake = Hl7Intake("^".join(kind), control_id, _patient(msg))
+    intake = Hl7Intake("^".join(kind), control_id, _patient(msg, systems or IdentifierSystems()))
     sent = _time(_get(msg, "MSH", 1, 7), "MSH-7")
     has_obr = bool(_segments(msg, "OBR"))
     observed = _time(_get(msg, "OBR", 1, 7), "OBR-7") if has_obr else None
@@ -348,7 +382,7 @@ def hl7_message_handle(raw: bytes) -> str:
         text = raw.decode("latin-1")
     text = text.replace("\n", "\r").strip("\r")
     try:
-        intake = hl7_parse(text)
+        intake = hl7_parse(text, systems=identifier_systems_get())
         clinical_values_record(
             values=intake.values, source=ValueSource.HL7, patients=[intake.patient]
         )

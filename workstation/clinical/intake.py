@@ -9,8 +9,9 @@ which stores it in one transaction. So a bad message stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from django.utils import timezone
 
@@ -38,6 +39,58 @@ class PatientRef:
     name: str = ""
     birth_date: dt.date | None = None
     sex: str = ""  # "M", "F", "O" or ""
+
+
+OID_PREFIX: Final = "urn:oid:"
+
+
+def _system_key(system: str) -> str:
+    """An identifier system compared without case in its ``urn:oid:`` prefix, so an OID
+    matches written either way (FHIR ``urn:oid:1.2.3``, HL7 v2 ``1.2.3`` with type ISO)."""
+    system = system.strip()
+    return system[len(OID_PREFIX) :] if system.lower().startswith(OID_PREFIX) else system
+
+
+@dataclass(frozen=True)
+class IdentifierSystems:
+    """Which DICOM IssuerOfPatientID (0010,0021) each sender's identifier namespace stands
+    for (``settings.CLINICAL_IDENTIFIER_SYSTEMS``): keys are FHIR ``Identifier.system`` URIs
+    or ``urn:oid:<oid>`` (an OID matches with or without the prefix); values the issuer the
+    studies carry ("" for a site whose studies carry none)."""
+
+    issuers: Mapping[str, str] = field(default_factory=dict)
+
+    def mapped(self, system: str) -> str | None:
+        """The issuer ``system`` maps to, or ``None`` when it is not configured."""
+        key = _system_key(system)
+        if not key:
+            return None
+        for known, issuer in self.issuers.items():
+            if _system_key(known) == key:
+                return issuer
+        return None
+
+    def issuer(self, *, system: str, assigner: str, where: str) -> str:
+        """The DICOM issuer of an identifier with ``system`` (may be "") and the issuer name
+        its sender gave (FHIR ``assigner.display``, HL7 HD.1 namespace id; may be "").
+
+        A configured system gives its issuer; no system falls back to the assigner name (""
+        when none); a system not configured is taken by the assigner name it comes with.
+        Raises ``IntakeError`` at ``where`` for a system not configured and no assigner: the
+        identifier's issuer is then unknown, and guessing could link the values to another
+        hospital's patient with the same identifier.
+        """
+        issuer = self.mapped(system)
+        if issuer is not None:
+            return issuer
+        if not system.strip() or assigner.strip():
+            return assigner.strip()
+        raise IntakeError(
+            where,
+            f"identifier system {system.strip()!r} is not mapped to a DICOM issuer "
+            "(IssuerOfPatientID): add it to CLINICAL_IDENTIFIER_SYSTEMS or name the issuer "
+            "in the identifier's assigner; nothing was stored",
+        )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 with the inputs that are missing named explicitly.
 
 Linking rules (documented in the README):
-- by patient: identifier and issuer (the study's Patient row);
+- by patient: identifier and issuer (the study's Patient row; a message's identifier system
+  becomes the issuer through ``CLINICAL_IDENTIFIER_SYSTEMS``, see ``intake.IdentifierSystems``);
 - labs and vital signs: only those observed within ``CLINICAL_WINDOW_HOURS`` before the
   study's acquisition time (and not after it);
 - request fields (indication, requested procedure, order notes) and header fields: those
@@ -23,6 +24,7 @@ from django.db.models import Q
 
 from inference.fusion.inputs import MEASUREMENT_UNITS, FusionInputs, Measurement
 from workstation.clinical.codes import CATALOGUE, smoking_band
+from workstation.clinical.intake import IdentifierSystems
 from workstation.clinical.models import ClinicalValue, ValueKind
 from workstation.clinical.services import study_datetime
 from workstation.studies.models import ClinicalContext, Study
@@ -37,6 +39,12 @@ _HISTORY_CODES = (
     "admitting_diagnosis",
 )
 _PATIENT_FACTS = ("age", "sex", "smoking_status", "body_height", "body_weight", "condition")
+
+
+def identifier_systems_get() -> IdentifierSystems:
+    """The configured mapping of identifier systems to DICOM issuers
+    (``CLINICAL_IDENTIFIER_SYSTEMS``), read per message so a changed setting applies."""
+    return IdentifierSystems(dict(settings.CLINICAL_IDENTIFIER_SYSTEMS))
 
 
 @dataclass(frozen=True)

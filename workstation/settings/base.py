@@ -483,6 +483,18 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # --- Clinical context (workstation.clinical) -----------------------------------------------
 # A lab or vital sign is used for a study only if observed within this many hours before it.
 CLINICAL_WINDOW_HOURS = env_int("CLINICAL_WINDOW_HOURS", 72, minimum=1, maximum=24 * 365)
+# Patient matching: the DICOM IssuerOfPatientID (0010,0021) each identifier system of the
+# senders stands for (a FHIR Identifier.system URI or urn:oid:..., an HL7 v2 PID-3.4 universal
+# id), as "system=ISSUER" pairs, e.g. "urn:oid:1.2.3.4=HOSP,http://hospital.org/mrn=HOSP". An
+# identifier whose system is not listed is refused unless its assigner names the issuer.
+CLINICAL_IDENTIFIER_SYSTEMS = {
+    system.strip(): issuer.strip()
+    for system, _, issuer in (
+        entry.rpartition("=") for entry in env_list("CLINICAL_IDENTIFIER_SYSTEMS", [])
+    )
+}
+if "" in CLINICAL_IDENTIFIER_SYSTEMS:
+    raise ImproperlyConfigured("CLINICAL_IDENTIFIER_SYSTEMS entries are system=ISSUER")
 # HL7 v2 (ORM^O01, ORU^R01) over MLLP: `manage.py runmllp` listens here.
 HL7_MLLP_HOST = env_str("HL7_MLLP_HOST", "0.0.0.0")  # noqa: S104 - interface engines connect
 HL7_MLLP_PORT = env_int("HL7_MLLP_PORT", 2575, minimum=1, maximum=65535)

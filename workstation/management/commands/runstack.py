@@ -148,6 +148,7 @@ class Command(BaseCommand):
                     raise CommandError(f"{name} exited during start-up ({process.returncode})")
             if (
                 _port_open(settings.WEB_HOST, settings.WEB_PORT)
+                and _port_open("127.0.0.1", scp_port)  # no C-ECHO (and its error log) before
                 and check_scp("127.0.0.1", scp_port) == "ok"
             ):
                 return
