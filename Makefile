@@ -23,12 +23,15 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 # The demonstration model (inference/configs/demo.toml: phantoms, tiny, CPU), trained when
-# $(DEMO_MODEL_DIR) has none; an interrupted run resumes. `make run` trains the same way.
+# $(DEMO_MODEL_DIR) has none, then its fusion model; an interrupted run resumes. `make run`
+# trains the same way.
 DEMO_MODEL_DIR ?= var/models/demo
 model: install
 	test -f $(DEMO_MODEL_DIR)/config.json || ( $(PY) manage.py migrate --verbosity 0 && \
 	  $(PY) manage.py train_model --config inference/configs/demo.toml \
 	    --out $(DEMO_MODEL_DIR) --resume )
+	# Its clinical-context fusion model (late fusion, fitted on context-dependent phantoms).
+	test -f $(DEMO_MODEL_DIR)/fusion.json || $(PY) manage.py train_fusion --model-dir $(DEMO_MODEL_DIR)
 
 run: install
 	$(PY) manage.py runstack

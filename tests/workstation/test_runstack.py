@@ -119,6 +119,7 @@ def test_runstack_starts_everything_on_embedded_servers_and_stops_it_on_ctrl_c(
         children = psutil.Process(process.pid).children(recursive=True)
         commands = [" ".join(c.cmdline()) for c in children]
         assert any("celery" in c and " beat " in c for c in commands), commands  # drift check
+        assert "fusion model written to" in "".join(output)  # drafts show contributions
         # A model not trained on phantoms gets no phantom reference, and is told how.
         assert "no drift reference for tiny:t1" in "".join(output)
     finally:

@@ -1,4 +1,5 @@
-"""``manage.py train_demo_model``: train the embedded demonstration model (phantoms, CPU).
+"""``manage.py train_demo_model``: train the embedded demonstration model (phantoms, CPU),
+then its clinical-context fusion model (``train_fusion``) when ``fusion.json`` is missing.
 
 The same training path as ``train_model --config inference/configs/demo.toml`` (that file,
 with the options below replacing its values)."""
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.demo_model import train_demo_model
@@ -30,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--held-out", type=int, default=None, help="calibration phantoms")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--if-missing", action="store_true", help="skip if a model exists")
+        parser.add_argument(
+            "--no-fusion",
+            action="store_true",
+            help="do not fit the context fusion model (fusion.json) when it is missing",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"] or settings.DRAFT_MODEL_DIR)
@@ -38,6 +45,7 @@ class Command(BaseCommand):
         if options["if_missing"] and (out / "config.json").exists():
             self.stdout.write(f"demonstration model present in {out}")
             register_trained(out, self.stdout.write)
+            self._fusion(out, options)
             return
         try:
             train_demo_model(
@@ -54,6 +62,15 @@ class Command(BaseCommand):
         except ConfigError as error:
             raise CommandError(str(error)) from error
         register_trained(out, self.stdout.write)
+        self._fusion(out, options)
+
+    def _fusion(self, out: Path, options: dict[str, Any]) -> None:
+        """Fit the fusion model next to the image model once (about a minute on a CPU), so
+        the drafts of ``make run`` show per-input contributions."""
+        if options["no_fusion"] or (out / "fusion.json").exists():
+            return
+        self.stdout.write("fitting the clinical-context fusion model (once) ...")
+        call_command("train_fusion", model_dir=out, stdout=self.stdout)
 
     def _bank(self) -> None:
         from inference.sentence_bank import load_iu_bank
