@@ -8,7 +8,6 @@ to var/test-artifacts/."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 from collections.abc import Iterator
@@ -28,10 +27,8 @@ from tests.browser.conftest import ARTIFACTS, AsgiServer
 from tests.conftest import PASSWORD, LiveScp
 from tests.factories import cr_dataset, write
 from tests.inference.fusion.cases import infection_cases
+from tests.workstation.clinical.fixtures import crp_recorded
 from tests.workstation.consult.factories import drafted_study
-from workstation.clinical.intake import PatientRef, ValueIn
-from workstation.clinical.models import ValueKind, ValueSource
-from workstation.clinical.services import clinical_values_record
 from workstation.dicom.scu import send_files
 from workstation.studies.models import DraftJob, DraftJobState, Study
 from workstation.studies.services import study_complete
@@ -68,23 +65,7 @@ def _drafted(scp: LiveScp, ds: Dataset, tmp_path: Path, *, labs: bool) -> Study:
     assert [r.status for r in results] == [0]
     study = Study.objects.get(study_uid=ds.StudyInstanceUID)
     if labs:
-        taken = dt.datetime.combine(study.study_date, study.study_time, tzinfo=dt.UTC)  # type: ignore[arg-type]
-        clinical_values_record(
-            values=[
-                ValueIn(
-                    patient=PatientRef(study.patient.patient_id),
-                    kind=ValueKind.OBSERVATION,
-                    code="crp",
-                    display="C-reactive protein",
-                    observed_at=taken - dt.timedelta(hours=5),
-                    value_number=160.0,
-                    unit="mg/L",
-                    abnormal_flag="H",
-                    source_ref="LAB1:OBX1",
-                )
-            ],
-            source=ValueSource.HL7,
-        )
+        crp_recorded(study)
     job = study_complete(study_uid=study.study_uid, reason="explicit")
     assert job is not None
     DraftJob.objects.filter(pk=job.pk).update(options={"confidence_threshold": 0.0})

@@ -1,8 +1,15 @@
-"""FHIR and HL7 v2 messages for the intake tests (well-formed and malformed)."""
+"""FHIR and HL7 v2 messages for the intake tests (well-formed and malformed), and a lab
+result recorded for a stored study."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from workstation.clinical.intake import PatientRef, ValueIn
+from workstation.clinical.models import ValueKind, ValueSource
+from workstation.clinical.services import clinical_values_record
+from workstation.studies.models import Study
 
 PATIENT_ID = "MRN-7001"
 ISSUER = "HOSP"
@@ -160,3 +167,24 @@ ORU_BAD_UNIT = hl7(
     "OBX|2|NM|1988-5^CRP^LN||160|mmol/L|0-5|H|||F",
 )
 ADT = hl7("MSH|^~\\&|ADT|HOSP|RADWS|RAD|20240301093000||ADT^A01|ADT0001|P|2.5.1", PID)
+
+
+def crp_recorded(study: Study, *, value: float = 160.0, hours_before: float = 5.0) -> None:
+    """A raised CRP (flag H) from HL7 v2, taken ``hours_before`` the study's acquisition."""
+    taken = dt.datetime.combine(study.study_date, study.study_time, tzinfo=dt.UTC)  # type: ignore[arg-type]
+    clinical_values_record(
+        values=[
+            ValueIn(
+                patient=PatientRef(study.patient.patient_id),
+                kind=ValueKind.OBSERVATION,
+                code="crp",
+                display="C-reactive protein",
+                observed_at=taken - dt.timedelta(hours=hours_before),
+                value_number=value,
+                unit="mg/L",
+                abnormal_flag="H",
+                source_ref="LAB1:OBX1",
+            )
+        ],
+        source=ValueSource.HL7,
+    )

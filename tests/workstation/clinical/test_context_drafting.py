@@ -5,7 +5,6 @@ contributions; a patient's second study where the effusion grew says so."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import shutil
 from collections.abc import Iterator
@@ -28,10 +27,9 @@ from reports.services import report_draft_save
 from tests.conftest import LiveScp
 from tests.factories import cr_dataset, write
 from tests.inference.fusion.cases import infection_cases
+from tests.workstation.clinical.fixtures import crp_recorded
 from workstation.clinical.analysis import clinical_draft_analyse
-from workstation.clinical.intake import PatientRef, ValueIn
-from workstation.clinical.models import DraftContext, ValueKind, ValueSource
-from workstation.clinical.services import clinical_values_record
+from workstation.clinical.models import DraftContext
 from workstation.dicom.scu import send_files
 from workstation.studies.models import DraftJob, DraftJobState, Study
 from workstation.studies.services import study_complete
@@ -72,23 +70,7 @@ def test_a_radiograph_with_age_sex_and_history_in_its_header_drafts_with_that_co
     )
     _send(live_scp, write(ds, tmp_path / "cr.dcm"))
     study = Study.objects.get(study_uid=ds.StudyInstanceUID)
-    taken = dt.datetime.combine(study.study_date, study.study_time, tzinfo=dt.UTC)  # type: ignore[arg-type]
-    clinical_values_record(
-        values=[
-            ValueIn(
-                patient=PatientRef("PAT-CTX"),
-                kind=ValueKind.OBSERVATION,
-                code="crp",
-                display="C-reactive protein",
-                observed_at=taken - dt.timedelta(hours=5),
-                value_number=160.0,
-                unit="mg/L",
-                abnormal_flag="H",
-                source_ref="LAB1:OBX1",
-            )
-        ],
-        source=ValueSource.HL7,
-    )
+    crp_recorded(study)
     job = study_complete(study_uid=study.study_uid, reason="explicit")
     assert job is not None
     DraftJob.objects.filter(pk=job.pk).update(options={"confidence_threshold": 0.0})
