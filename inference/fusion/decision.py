@@ -75,6 +75,13 @@ def raised_sentence(
     )
 
 
+def raised_impression(label: Label, evidence: Sequence[str] = ()) -> str:
+    """The impression sentence of a label raised by context, e.g. "Pneumonia, given the
+    clinical context (C-reactive protein 180 mg/L)." It states the label positively (a
+    hedge such as "favoured" reads as uncertain to the labeller and QA)."""
+    return f"{label.value}, given the clinical context{_because(evidence)}."
+
+
 def lowered_sentence(
     label: Label, fused: FusedFinding, threshold: float, evidence: Sequence[str] = ()
 ) -> str:
@@ -132,9 +139,10 @@ def context_decisions(
 
     Returns:
         The draft's findings followed by those raised by context (confidence: the adjusted
-        probability; no box or heatmap, the image did not localise them), the findings
-        sentences saying what context raised or lowered (source :data:`CONTEXT_SOURCE`, in
-        label order), and the effect per label of ``fused``.
+        probability; no box or heatmap, the image did not localise them), the sentences
+        saying what context raised (a findings and an impression sentence) or lowered (a
+        findings sentence), source :data:`CONTEXT_SOURCE`, in label order, and the effect per
+        label of ``fused``.
     """
     reported = {f.label for f in draft.findings}
     effects = {
@@ -152,16 +160,21 @@ def context_decisions(
         for label in LABELS
         if effects.get(label) is ContextEffect.RAISED
     )
-    sentences = []
+    sentences: list[Sentence] = []
+    impressions: list[Sentence] = []
     for label in LABELS:
         effect = effects.get(label, ContextEffect.NONE)
         if effect is ContextEffect.RAISED:
             named = evidence_names(evidence.get(label, ()), sign=1.0)
             text = raised_sentence(label, fused[label], thresholds[label], named)
+            # The impression reads the finding in its context, as the radiologist would.
+            impressions.append(
+                Sentence(raised_impression(label, named), "impression", label, CONTEXT_SOURCE)
+            )
         elif effect is ContextEffect.LOWERED:
             named = evidence_names(evidence.get(label, ()), sign=-1.0)
             text = lowered_sentence(label, fused[label], thresholds[label], named)
         else:
             continue
         sentences.append(Sentence(text, "findings", label, CONTEXT_SOURCE))
-    return draft.findings + raised, tuple(sentences), effects
+    return draft.findings + raised, (*sentences, *impressions), effects

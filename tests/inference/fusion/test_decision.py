@@ -74,7 +74,7 @@ def test_a_raised_finding_joins_the_draft_with_a_sentence_that_states_it() -> No
         Label.CARDIOMEGALY: ContextEffect.NONE,
         Label.PNEUMONIA: ContextEffect.RAISED,
     }
-    [sentence] = sentences
+    sentence, impression = sentences
     assert (sentence.label, sentence.section, sentence.source) == (
         Label.PNEUMONIA,
         "findings",
@@ -82,6 +82,11 @@ def test_a_raised_finding_joins_the_draft_with_a_sentence_that_states_it() -> No
     )
     assert "C-reactive protein 180 mg/L" in sentence.text and "Age" not in sentence.text
     assert label_report(sentence.text) == {Label.PNEUMONIA: Mention.POSITIVE}
+    assert (impression.label, impression.section) == (Label.PNEUMONIA, "impression")
+    assert impression.text == (
+        "Pneumonia, given the clinical context (C-reactive protein 180 mg/L)."
+    )
+    assert label_report(impression.text) == {Label.PNEUMONIA: Mention.POSITIVE}
 
 
 def test_evidence_names_keep_the_direction_asked_for_and_name_free_text() -> None:

@@ -170,9 +170,15 @@ def test_the_same_image_gains_pneumonia_only_with_an_infective_context(
     assert pneumonia["bounding_box"] is None and pneumonia["is_critical"]
 
     ours = [s for s in raised_draft.sentences if s["source"] == CONTEXT_SOURCE]
-    assert [(s["label"], s["section"]) for s in ours] == [("Pneumonia", "findings")]
+    assert [(s["label"], s["section"]) for s in ours] == [
+        ("Pneumonia", "findings"),
+        ("Pneumonia", "impression"),
+    ]
     assert not [s for s in bland_draft.sentences if s["source"] == CONTEXT_SOURCE]
     assert "raised by the clinical context" in raised_draft.version.findings
+    # The same image, a different impression: the context decides what it means.
+    assert "Pneumonia, given the clinical context (" in raised_draft.version.impression
+    assert "Pneumonia" not in bland_draft.version.impression
     fusion = raised_draft.version.clinical_context.fusion
     assert fusion["raised_by_context"] == ["Pneumonia"] and fusion["lowered_by_context"] == []
     assert bland_draft.version.clinical_context.fusion["raised_by_context"] == []
