@@ -39,7 +39,7 @@ from inference.preprocess import (
 from inference.qa import QaResult, qa_check
 from inference.safe_decode import read_for_pixels
 from inference.triage import Triage, triage
-from inference.types import ClinicalContext, Draft
+from inference.types import ClinicalContext, Draft, lab_terms
 from reports.errors import ReportStateError
 from workstation.clinical.analysis import DraftAnalysis, clinical_draft_analyse
 from workstation.dicom.ingest import DRAFTABLE_MODALITIES
@@ -158,8 +158,13 @@ def backend_get() -> Backend:
 
 
 def clinical_context_of(study: Study) -> ClinicalContext:
-    """The study's context for the model, with up to two prior signed impressions."""
+    """The study's context for the model, with up to two prior signed impressions, the
+    smoking status and the flags of the labs and vitals observed within the clinical window
+    (``workstation.clinical.selectors``: the values the context step fuses)."""
+    from workstation.clinical.selectors import study_context_get  # the edge reads the app
+
     context = getattr(study, "clinical_context", None)
+    inputs = study_context_get(study=study).inputs
     priors = []
     earlier = (
         Study.objects.filter(patient=study.patient, received_at__lt=study.received_at)
@@ -181,6 +186,11 @@ def clinical_context_of(study: Study) -> ClinicalContext:
         indication=context.indication if context else "",
         history=context.history if context else "",
         prior_studies=tuple(priors),
+        smoking=inputs.smoking,
+        labs=lab_terms(
+            {code: m.value for code, m in inputs.measurements.items()},
+            {code: m.abnormal_flag for code, m in inputs.measurements.items()},
+        ),
     )
 
 

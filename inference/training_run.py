@@ -48,7 +48,7 @@ from inference.training import (
 )
 from inference.training_config import ConfigError, RunConfig
 from inference.training_plots import write_plots
-from inference.types import ClinicalContext
+from inference.types import ClinicalContext, lab_terms
 
 CHECKPOINT: Final = "checkpoint"
 TRAINER_STATE: Final = "trainer.pt"
@@ -107,13 +107,19 @@ class RunResult:
 
 # --- data -----------------------------------------------------------------------------------
 def phantom_item(phantom: Phantom, image_size: int) -> TrainingItem:
-    """A phantom as the serving path sees it: written as DICOM, then ``prepare_image``."""
+    """A phantom as the serving path sees it: written as DICOM, then ``prepare_image``; its
+    prompt carries the labs and vitals (hybrid fusion), its labels the clinical truth
+    (``Phantom.clinical_labels``: a consolidation in an infected patient is also pneumonia)."""
     prepared = prepare_image(to_dicom(phantom), size=image_size)
-    present = set(phantom.labels) or {Label.NO_FINDING}
+    present = set(phantom.clinical_labels) or {Label.NO_FINDING}
     labels = np.array([1.0 if label in present else 0.0 for label in LABELS], dtype=np.float32)
     context = phantom.context
     prompt = ClinicalContext(
-        age_years=context.age, sex=context.sex, indication=context.indication
+        age_years=context.age,
+        sex=context.sex,
+        indication=context.indication,
+        smoking=context.smoking,
+        labs=lab_terms(dict(context.measurements)),
     ).as_prompt()
     report = format_report(phantom.report.findings, phantom.report.impression)
     return TrainingItem(pixels=prepared.pixels, labels=labels, report=report, prompt=prompt)
@@ -411,7 +417,8 @@ def run_training(
     else:
         torch.manual_seed(config.seed)
         model = build_reference_model(
-            reference_config(config.size), [item.report for item in data.train]
+            reference_config(config.size),
+            [text for item in data.train for text in (item.report, item.prompt)],
         )
         first_stage, state, metrics = 0, {}, []
     run = _Run(

@@ -13,11 +13,11 @@ Imports no Django.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from inference.datasets.phantom.clinical import infection_probability, sample_measurements
 from inference.datasets.phantom.spec import (
     FindingKind,
     FindingSpec,
@@ -28,6 +28,7 @@ from inference.datasets.phantom.spec import (
 )
 from inference.fusion.inputs import MEASUREMENT_UNITS, FusionInputs, Measurement
 from inference.labels import Label
+from inference.types import ClinicalContext, lab_terms
 
 #: Labels whose truth the cases know (Pneumonia depends on the context; the rest on the image).
 TARGETS: tuple[Label, ...] = (
@@ -96,24 +97,16 @@ def _measure(code: str, value: float, source: str) -> Measurement:
     return Measurement(code, round(value, 2), MEASUREMENT_UNITS[code], source=source)
 
 
+def pneumonia_truth(image_labels: frozenset[Label], infected: bool) -> bool:
+    """A consolidation is pneumonia when the patient is infected (before label noise)."""
+    return Label.CONSOLIDATION in image_labels and infected
+
+
 def sample_inputs(
     rng: np.random.Generator, *, infected: bool, age: float, source: str = "phantom"
 ) -> FusionInputs:
     """A context consistent with ``infected``, with inputs missing at random."""
-    values: dict[str, float] = {}
-    if rng.random() > 0.2:  # vitals recorded
-        values["temperature"] = rng.normal(38.6, 0.6) if infected else rng.normal(36.9, 0.4)
-        spo2 = rng.normal(92.5, 3.0) if infected else rng.normal(97.0, 1.5)
-        values["spo2"] = float(min(100.0, spo2))
-    if rng.random() > 0.3:  # labs drawn
-        values["crp"] = math.exp(rng.normal(4.6, 0.6) if infected else rng.normal(1.6, 0.8))
-        values["wbc"] = max(1.0, rng.normal(14.0, 3.0) if infected else rng.normal(7.5, 2.0))
-        values["procalcitonin"] = math.exp(
-            rng.normal(0.2, 0.8) if infected else rng.normal(-2.8, 0.6)
-        )
-        for code in ("crp", "wbc", "procalcitonin"):
-            if rng.random() < 0.15:
-                values.pop(code)
+    values = sample_measurements(rng, infected=infected)
     history = ""
     if rng.random() > 0.25:
         pool = _INFECTED_HISTORY if (infected != (rng.random() < 0.15)) else _OTHER_HISTORY
@@ -128,6 +121,20 @@ def sample_inputs(
     )
 
 
+def prompt_context(inputs: FusionInputs, *, labs: bool = True) -> ClinicalContext:
+    """``inputs`` as the reference model's prompt reads them (hybrid fusion): age, sex,
+    smoking, the labs' and vitals' flags (left out when not ``labs``) and the history."""
+    values = {code: m.value for code, m in inputs.measurements.items()}
+    flags = {code: m.abnormal_flag for code, m in inputs.measurements.items()}
+    return ClinicalContext(
+        age_years=None if inputs.age_years is None else round(inputs.age_years),
+        sex=inputs.sex,
+        history=inputs.history_text,
+        smoking=inputs.smoking,
+        labs=lab_terms(values, flags) if labs else (),
+    )
+
+
 def context_cases(spec: PhantomSpec, contexts: int, seed: int) -> list[ContextCase]:
     """``contexts`` cases sharing ``spec``'s image, each with its own context and truth."""
     rng = np.random.default_rng([seed, spec.seed, 0xF5])
@@ -135,9 +142,9 @@ def context_cases(spec: PhantomSpec, contexts: int, seed: int) -> list[ContextCa
     out = []
     for _ in range(contexts):
         age = float(rng.uniform(18, 92))
-        infected = bool(rng.random() < (0.35 + (0.3 if age >= 65 else 0.0)))
+        infected = bool(rng.random() < infection_probability(age))
         targets = {label: int(label in image_labels) for label in TARGETS}
-        pneumonia = Label.CONSOLIDATION in image_labels and infected
+        pneumonia = pneumonia_truth(image_labels, infected)
         if rng.random() < LABEL_NOISE:
             pneumonia = not pneumonia
         targets[Label.PNEUMONIA] = int(pneumonia)

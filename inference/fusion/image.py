@@ -52,6 +52,26 @@ def image_only_probabilities(
 
 
 @torch.no_grad()
+def prompted_probabilities(
+    model: ReferenceModel, images: Sequence[PreparedImage], prompts: Sequence[Sequence[str]]
+) -> list[list[dict[Label, float]]]:
+    """Calibrated probabilities of every label per image and per prompt of that image: the
+    reference model's own use of the context (hybrid fusion through the prompt)."""
+    model.eval()
+    out: list[list[dict[Label, float]]] = []
+    for image, image_prompts in zip(images, prompts, strict=True):
+        if not image_prompts:
+            out.append([])
+            continue
+        features = model.encode(_pixels(model, [image]))
+        context = model.context_embedding([model.encode_prompt(p) for p in image_prompts])
+        logits = model.detect(features.expand(len(image_prompts), -1, -1, -1), context)
+        rows = model.probabilities(logits).float().cpu()
+        out.append([dict(zip(LABELS, row.tolist(), strict=True)) for row in rows])
+    return out
+
+
+@torch.no_grad()
 def image_embedding(model: ReferenceModel, image: PreparedImage) -> NDArray[np.float32]:
     """The encoder's globally pooled feature vector of one image: shape ``(C,)``, float32,
     L2-normalised (cosine distance between two studies is ``1 - a @ b``)."""

@@ -2,10 +2,14 @@
 ``manage.py train_fusion`` is a thin wrapper). Imports no Django.
 
 Images are split, not cases: the held-out set's images were never seen in fitting, so the
-figures measure generalisation to new images *and* new contexts. Three things are compared
+figures measure generalisation to new images *and* new contexts. Four things are compared
 per label on the held-out set: the image model's own probability, an image-only logistic
-recalibration fitted on the same cases (the fair baseline: same family, no context), and the
-fusion model. All figures are on phantoms: they say nothing about clinical performance.
+recalibration fitted on the same cases (the fair baseline: same family, no context), the
+image model prompted with the case's context (hybrid fusion: its detection head reads the
+prompt, labs included) and the fusion model (late fusion). A label's fusion model is kept
+only where its held-out AUC is at least the image-only fit's (:func:`label_selection`); the
+held-out set thus also selects, so its figures for the kept labels are slightly optimistic.
+All figures are on phantoms: they say nothing about clinical performance.
 """
 
 from __future__ import annotations
@@ -16,10 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from inference.datasets.context_phantom import TARGETS, ContextCase, context_cases, image_spec
+from inference.datasets.context_phantom import (
+    TARGETS,
+    ContextCase,
+    context_cases,
+    image_spec,
+    prompt_context,
+)
 from inference.datasets.phantom import render_phantom, to_dicom
 from inference.fusion.fit import FusionCase, fit_fusion
-from inference.fusion.image import image_only_probabilities
+from inference.fusion.image import image_only_probabilities, prompted_probabilities
 from inference.fusion.inputs import InputGroup
 from inference.fusion.metrics import summary
 from inference.fusion.model import FusionModel
@@ -31,6 +41,17 @@ TRAINED_ON = (
     "context-dependent phantoms (inference.datasets.context_phantom): rendered phantom "
     "radiographs scored by the image model, each paired with sampled clinical contexts"
 )
+
+
+@dataclass(frozen=True)
+class PhantomCase:
+    """One context case with the image model's scores: ``fusion`` (image-only
+    probabilities, inputs, truth) and ``prompted`` (the model's probabilities with the
+    case's context as its prompt)."""
+
+    context: ContextCase
+    fusion: FusionCase
+    prompted: dict[Label, float]
 
 
 @dataclass(frozen=True)
@@ -46,9 +67,9 @@ def phantom_fusion_cases(
     images: int,
     contexts_per_image: int,
     render_size: int = 256,
-) -> list[tuple[ContextCase, FusionCase]]:
-    """Render ``images`` phantoms, score each once with the image model (no context), and
-    pair each with ``contexts_per_image`` contexts."""
+) -> list[PhantomCase]:
+    """Render ``images`` phantoms, score each with the image model without context and
+    with each of its ``contexts_per_image`` contexts as the prompt."""
     specs = [
         image_spec(seed, (render_size, render_size))
         for seed in range(first_seed, first_seed + images)
@@ -58,20 +79,48 @@ def phantom_fusion_cases(
         for spec in specs
     ]
     probabilities = image_only_probabilities(model, prepared)
+    contexts = [context_cases(spec, contexts_per_image, seed=first_seed) for spec in specs]
+    prompted = prompted_probabilities(
+        model,
+        prepared,
+        [[prompt_context(case.inputs).as_prompt() for case in cases] for cases in contexts],
+    )
     out = []
-    for spec, image_probabilities in zip(specs, probabilities, strict=True):
-        for case in context_cases(spec, contexts_per_image, seed=first_seed):
-            out.append((case, FusionCase(image_probabilities, case.inputs, case.targets)))
+    for image_probabilities, cases, scored in zip(probabilities, contexts, prompted, strict=True):
+        for case, with_prompt in zip(cases, scored, strict=True):
+            fusion_case = FusionCase(image_probabilities, case.inputs, case.targets)
+            out.append(PhantomCase(case, fusion_case, with_prompt))
     return out
 
 
+def label_selection(report: dict[str, Any]) -> tuple[set[Label], dict[str, str]]:
+    """Labels whose fusion model ranks the held-out cases at least as well as the
+    image-only fit (AUC): only those are adjusted by context when drafting; the others pass
+    the image's probability through. Returns the kept labels and, per dropped label, why
+    (a label the context does not inform can still be over-fitted by it)."""
+    kept: set[Label] = set()
+    dropped: dict[str, str] = {}
+    for name, rows in report.items():
+        fused, image_only = rows["fusion"]["auc"], rows["image_only_fit"]["auc"]
+        if fused >= image_only:
+            kept.add(Label(name))
+        else:
+            dropped[name] = f"held-out AUC {fused:.3f} with context < {image_only:.3f} without"
+    return kept, dropped
+
+
 def evaluate(
-    fusion: FusionModel, baseline: FusionModel, cases: Sequence[FusionCase]
+    fusion: FusionModel,
+    baseline: FusionModel,
+    cases: Sequence[FusionCase],
+    prompted: Sequence[dict[Label, float]] | None = None,
 ) -> dict[str, Any]:
-    """Held-out figures per label (AUC, ECE, Brier of each of the three scores)."""
+    """Held-out figures per label (AUC, ECE, Brier of each score; ``prompted``, the image
+    model's probabilities with each case's context prompt, adds ``image_model_prompted``)."""
     report: dict[str, Any] = {}
     for label in fusion.labels:
-        known = [c for c in cases if label in c.targets]
+        indices = [i for i, c in enumerate(cases) if label in c.targets]
+        known = [cases[i] for i in indices]
         y = np.array([float(c.targets[label]) for c in known])
         if len(known) == 0 or y.min() == y.max():
             continue
@@ -93,6 +142,9 @@ def evaluate(
             "image_only_fit": summary(base, y),
             "fusion": summary(fused, y),
         }
+        if prompted is not None:
+            hybrid = np.array([prompted[i][label] for i in indices])
+            report[label.value]["image_model_prompted"] = summary(hybrid, y)
     return report
 
 
@@ -122,18 +174,23 @@ def train_fusion_model(
         contexts_per_image=contexts_per_image,
         render_size=render_size,
     )
-    cases = [fusion_case for _, fusion_case in fitting]
-    held_out = [fusion_case for _, fusion_case in checking]
+    cases = [case.fusion for case in fitting]
+    held_out = [case.fusion for case in checking]
     labels: Sequence[Label] = TARGETS
     fusion = fit_fusion(cases, labels, trained_on=TRAINED_ON)
     baseline = fit_fusion(cases, labels, groups=frozenset({InputGroup.IMAGE}))
-    report = evaluate(fusion, baseline, held_out)
+    report = evaluate(fusion, baseline, held_out, [case.prompted for case in checking])
+    kept, dropped = label_selection(report)
     metrics = {
         "held_out": report,
+        "kept_labels": sorted(label.value for label in kept),
+        "dropped_labels": dropped,
         "fit_cases": len(cases),
         "held_out_cases": len(held_out),
         "contexts_per_image": contexts_per_image,
         "note": "phantom figures; not a clinical performance claim",
     }
-    fitted = FusionModel(fusion.labels, metrics, TRAINED_ON)
+    fitted = FusionModel(
+        {label: m for label, m in fusion.labels.items() if label in kept}, metrics, TRAINED_ON
+    )
     return FusionTraining(fitted, report)

@@ -34,9 +34,13 @@ class ReferenceConfig:
     lm_heads: int = 2
     lm_positions: int = 256
     vocab_size: int = 1024  # size the report tokenizer is trained to
-    max_prompt_tokens: int = 32
+    max_prompt_tokens: int = 64  # age, sex, smoking, five labs/vitals and an indication
     max_report_tokens: int = 128
     dropout: float = 0.1
+    # The detection head reads the clinical context's mean token embedding layer-normalised
+    # (no parameters): raw GPT-2 embeddings are ~0.02 in size, too small for the head to learn
+    # the labs in the few steps it trains. False for checkpoints saved before it existed.
+    context_norm: bool = True
     encoder_dir: str = ""  # large: local directory of a pretrained transformers ViT
     lm_dir: str = ""  # large: local directory of a pretrained GPT-2 (with tokenizer.json)
     labels: tuple[str, ...] = tuple(label.value for label in LABELS)
@@ -57,6 +61,7 @@ class ReferenceConfig:
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known
         }
+        values.setdefault("context_norm", False)  # saved before the field existed
         config = replace(cls(), **values)
         if config.labels != tuple(label.value for label in LABELS):
             raise ValueError("checkpoint label order differs from inference.labels.LABELS")

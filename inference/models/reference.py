@@ -26,7 +26,7 @@ from inference.models.config import ReferenceConfig
 from inference.models.encoder import build_encoder
 from inference.models.tokenizer import ReportTokenizer
 from inference.registry import LOSS_WEIGHTS, LossWeights
-from inference.types import ClinicalContext
+from inference.types import ClinicalContext, prompt_vocabulary
 
 if TYPE_CHECKING:
     from inference.models.checkpoint import ModelCard
@@ -102,6 +102,9 @@ class ReferenceModel(nn.Module):
         )
         self.detection_image = nn.Linear(channels, len(LABELS))
         self.detection_context = nn.Linear(width, len(LABELS))
+        self.context_norm: nn.Module = (
+            nn.LayerNorm(width, elementwise_affine=False) if config.context_norm else nn.Identity()
+        )
         nn.init.zeros_(self.detection_context.weight)
         nn.init.zeros_(self.detection_context.bias)
         self.calibration = Calibration.identity()
@@ -132,9 +135,12 @@ class ReferenceModel(nn.Module):
         )
 
     def context_embedding(self, prompt_ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        """(B, LM width): the mean input embedding of each prompt's tokens."""
+        """(B, LM width): the mean input embedding of each prompt's tokens, layer-normalised
+        when ``config.context_norm`` (what the detection head's context part reads)."""
         fallback = self.encode_prompt(NO_CONTEXT_PROMPT)
-        return torch.stack([self.embed_ids(ids or fallback).mean(0) for ids in prompt_ids])
+        means = torch.stack([self.embed_ids(ids or fallback).mean(0) for ids in prompt_ids])
+        normalised: torch.Tensor = self.context_norm(means)
+        return normalised
 
     def detect(self, features: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         """Detection logits (B, 14) from a feature map and a context embedding (or none:
@@ -248,7 +254,9 @@ class ReferenceModel(nn.Module):
 
 def build_reference_model(config: ReferenceConfig, texts: Sequence[str] = ()) -> ReferenceModel:
     """A fresh model. The tokenizer is the pretrained LM's (``config.lm_dir``/tokenizer.json)
-    when there is one, else byte-level BPE trained on ``texts`` (e.g. the IU reports).
+    when there is one, else byte-level BPE trained on ``texts`` (e.g. the IU reports and the
+    training prompts) plus :func:`inference.types.prompt_vocabulary`, so the prompt's lab,
+    vital and smoking words are tokens of their own (byte-level: no text is ever UNK).
 
     Raises:
         ValueError: no ``lm_dir`` tokenizer and no ``texts`` to train one.
@@ -256,7 +264,7 @@ def build_reference_model(config: ReferenceConfig, texts: Sequence[str] = ()) ->
     if config.lm_dir and (Path(config.lm_dir) / "tokenizer.json").is_file():
         tokenizer = ReportTokenizer.load(Path(config.lm_dir) / "tokenizer.json")
     elif texts:
-        tokenizer = ReportTokenizer.train(texts, config.vocab_size)
+        tokenizer = ReportTokenizer.train([*texts, *prompt_vocabulary()], config.vocab_size)
     else:
         raise ValueError("no texts to train the report tokenizer on")
     return ReferenceModel(config, tokenizer)

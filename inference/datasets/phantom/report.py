@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.datasets.phantom.clinical import infection_probability, sample_measurements
 from inference.datasets.phantom.spec import (
     DEVICE_KINDS,
     ClinicalContext,
@@ -414,10 +415,25 @@ NORMAL_INDICATIONS = (
 
 
 def sample_context(spec: PhantomSpec, rng: np.random.Generator) -> ClinicalContext:
-    """Age, sex and an indication consistent with the findings."""
+    """Age, sex and an indication consistent with the findings; then whether the patient is
+    infected, as likely as in ``inference.datasets.context_phantom`` and independent of the
+    image, with vitals and labs consistent with it and a smoking status. The indication does
+    not depend on the infection, so only the labs and vitals tell a pneumonia from another
+    consolidation. (Drawn after the first three, which stay as they were.)"""
     sex = "F" if rng.random() < 0.5 else "M"
     diseased = [f for f in spec.findings if f.kind not in DEVICE_KINDS]
     age = int(np.clip(rng.normal(62.0, 15.0), 18, 95)) if diseased else int(rng.integers(20, 76))
     leading = diseased or list(spec.findings)
     choices = INDICATIONS[leading[0].kind] if leading else NORMAL_INDICATIONS
-    return ClinicalContext(age=age, sex=sex, indication=choices[int(rng.integers(len(choices)))])
+    indication = choices[int(rng.integers(len(choices)))]
+    infected = bool(rng.random() < infection_probability(age))
+    values = sample_measurements(rng, infected=infected)
+    smoking = ("current", "former", "never", "", "")[int(rng.integers(5))]
+    return ClinicalContext(
+        age=age,
+        sex=sex,
+        indication=indication,
+        infected=infected,
+        smoking=smoking,
+        measurements=tuple((code, round(value, 2)) for code, value in values.items()),
+    )

@@ -200,9 +200,17 @@ class PhantomFinding:
 
 @dataclass(frozen=True)
 class ClinicalContext:
+    """The patient behind a phantom. ``infected``: a systemic infection, which makes a
+    consolidation pneumonia (``inference.datasets.context_phantom``); the vitals and labs
+    follow from it. ``measurements`` are ``(code, value)`` pairs in the fusion catalogue's
+    units (``inference.fusion.inputs.MEASUREMENT_UNITS``); missing ones are left out."""
+
     age: int  # years
     sex: str  # "M" | "F"
     indication: str
+    infected: bool = False
+    smoking: str = ""  # "current", "former", "never" or ""
+    measurements: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,15 @@ class Phantom:
 
     @property
     def labels(self) -> frozenset[Label]:
+        """What the image shows (``spec.labels``)."""
+        return self.spec.labels
+
+    @property
+    def clinical_labels(self) -> frozenset[Label]:
+        """The image's labels plus "Pneumonia" when a consolidation meets an infected
+        patient: the truth a reader with the clinical context gives (the training target)."""
+        if Label.CONSOLIDATION in self.spec.labels and self.context.infected:
+            return self.spec.labels | {Label.PNEUMONIA}
         return self.spec.labels
 
     def display(self) -> NDArray[np.uint16]:

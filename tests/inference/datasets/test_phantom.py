@@ -394,3 +394,18 @@ def test_the_phantom_core_imports_no_django() -> None:
     code = "import sys, inference.datasets.phantom; sys.exit('django' in sys.modules)"
     root = Path(__file__).resolve().parents[3]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+def test_a_training_phantom_has_labs_that_follow_its_infection_and_pneumonia_truth() -> None:
+    phantoms = [render_phantom(sample_spec(seed, size=(128, 128))) for seed in range(60)]
+    temperatures: dict[bool, list[float]] = {True: [], False: []}
+    for phantom in phantoms:
+        values = dict(phantom.context.measurements)
+        if "temperature" in values:
+            temperatures[phantom.context.infected].append(values["temperature"])
+        consolidation = any(f.kind == FindingKind.CONSOLIDATION for f in phantom.spec.findings)
+        pneumonia = Label.PNEUMONIA in phantom.clinical_labels
+        assert pneumonia == (consolidation and phantom.context.infected)
+        assert Label.PNEUMONIA not in phantom.labels
+    assert min(temperatures[True]) > max(temperatures[False]) - 1.5
+    assert np.mean(temperatures[True]) > 38.0 > 37.2 > np.mean(temperatures[False])

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from inference.fusion.model import FusionModel
+from inference.labels import Label
 
 
 def test_it_writes_a_loadable_fusion_model_with_held_out_figures(
@@ -39,9 +40,20 @@ def test_it_writes_a_loadable_fusion_model_with_held_out_figures(
     model = FusionModel.load(model_dir / "fusion.json")
     held_out = model.metrics["held_out"]
     assert "Pneumonia" in held_out
-    assert set(held_out["Pneumonia"]) == {"image_model", "image_only_fit", "fusion"}
+    assert set(held_out["Pneumonia"]) == {
+        "image_model",
+        "image_only_fit",
+        "image_model_prompted",
+        "fusion",
+    }
     assert set(held_out["Pneumonia"]["fusion"]) >= {"auc", "ece", "brier"}
     assert model.metrics["held_out_cases"] == 48
+    # Context adjusts only the labels where it did not hurt the held-out ranking.
+    for name, rows in held_out.items():
+        helped = rows["fusion"]["auc"] >= rows["image_only_fit"]["auc"]
+        assert (Label(name) in model.labels) is helped, name
+        assert (name in model.metrics["dropped_labels"]) is not helped
+    assert "context adjusts:" in out.getvalue()
     assert "not a clinical performance claim" in json.dumps(model.metrics)
     text = out.getvalue()
     assert "Pneumonia" in text and "fusion model written to" in text

@@ -56,13 +56,17 @@ class Command(BaseCommand):
         out = Path(options["out"] or model_dir / FILE_NAME)
         training.model.save(out)
         self.stdout.write(f"image model {card.name}:{card.version}; held-out phantom figures:")
-        self.stdout.write(f"{'label':<20} {'score':<15} {'AUC':>6} {'ECE':>6} {'Brier':>6}")
+        self.stdout.write(f"{'label':<20} {'score':<20} {'AUC':>6} {'ECE':>6} {'Brier':>6}")
         for label, rows in training.report.items():
             for score, figures in rows.items():
                 self.stdout.write(
-                    f"{label:<20} {score:<15} {figures['auc']:>6.3f} {figures['ece']:>6.3f} "
+                    f"{label:<20} {score:<20} {figures['auc']:>6.3f} {figures['ece']:>6.3f} "
                     f"{figures['brier']:>6.3f}"
                 )
+        metrics = training.model.metrics
+        self.stdout.write(f"context adjusts: {', '.join(metrics['kept_labels']) or 'no label'}")
+        for label, why in metrics["dropped_labels"].items():
+            self.stdout.write(f"image only (context left out): {label}: {why}")
         self.stdout.write(
             self.style.SUCCESS(f"fusion model written to {out} (not for clinical use)")
         )
