@@ -42,6 +42,7 @@ from inference.triage import Triage, triage
 from inference.types import ClinicalContext, Draft, lab_terms
 from reports.errors import ReportStateError
 from workstation.clinical.analysis import DraftAnalysis, clinical_draft_analyse
+from workstation.clinical.services import clinical_values_from_dicom
 from workstation.dicom.ingest import DRAFTABLE_MODALITIES
 from workstation.studies.models import DraftJob, DraftJobState, Instance, Study, StudyStatus
 from workstation.studies.storage import resolve
@@ -160,7 +161,9 @@ def backend_get() -> Backend:
 def clinical_context_of(study: Study) -> ClinicalContext:
     """The study's context for the model, with up to two prior signed impressions, the
     smoking status and the flags of the labs and vitals observed within the clinical window
-    (``workstation.clinical.selectors``: the values the context step fuses)."""
+    (``workstation.clinical.selectors``: the values the context step fuses). Age, sex and
+    history come from the draft request's context when it gives them, else from the study
+    and the linked clinical values (DICOM header, FHIR, HL7 v2, typed by hand)."""
     from workstation.clinical.selectors import study_context_get  # the edge reads the app
 
     context = getattr(study, "clinical_context", None)
@@ -180,11 +183,13 @@ def clinical_context_of(study: Study) -> ClinicalContext:
             priors.append(f"{when}: {version.impression or version.findings}"[:300])
         if len(priors) == 2:
             break
+    linked_age = None if inputs.age_years is None else round(inputs.age_years)
     return ClinicalContext(
-        age_years=(context.age_years if context else None) or study.patient_age_years,
-        sex=(context.sex if context else "") or study.patient.sex,
+        age_years=(context.age_years if context else None) or study.patient_age_years or linked_age,
+        sex=(context.sex if context else "") or study.patient.sex or inputs.sex,
         indication=context.indication if context else "",
-        history=context.history if context else "",
+        # What the requester typed wins; else what the header, FHIR or HL7 v2 brought.
+        history=(context.history if context else "") or inputs.history_text,
         prior_studies=tuple(priors),
         smoking=inputs.smoking,
         labs=lab_terms(
@@ -496,6 +501,8 @@ def _draft_with(jobs: Sequence[DraftJob], backend: Backend) -> list[str]:
     inputs: list[tuple[DraftJob, StudyInput, Instance]] = []
     states: dict[int, str] = {}
     for job in jobs:
+        # The header's clinical values first, so the prompt reads them too (hybrid fusion).
+        clinical_values_from_dicom(study=job.study)
         try:
             study_input, by_uid = study_input_load(
                 job.study,

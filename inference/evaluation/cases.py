@@ -12,7 +12,7 @@ from inference.datasets.phantom import Phantom, render_phantom, sample_spec, to_
 from inference.datasets.records import StudyRecord, UncertainPolicy
 from inference.labels import Label
 from inference.preprocess import prepare_image
-from inference.types import ClinicalContext, Laterality, PreparedImage, Severity
+from inference.types import ClinicalContext, Laterality, PreparedImage, Severity, lab_terms
 
 #: First seed of the default held-out phantom set: the demonstration model trains and
 #: calibrates on seeds from 0 upwards (a few hundred), so these were never seen.
@@ -86,10 +86,16 @@ def phantom_case(seed: int, image_size: int) -> EvalCase:
     return EvalCase(
         case_id=f"phantom-{seed}",
         image=prepare_image(to_dicom(phantom), size=image_size),
+        # The prompt and the truth the model is trained on: labs and smoking included, and
+        # "Pneumonia" where a consolidation meets an infected patient.
         context=ClinicalContext(
-            age_years=context.age, sex=context.sex, indication=context.indication
+            age_years=context.age,
+            sex=context.sex,
+            indication=context.indication,
+            smoking=context.smoking,
+            labs=lab_terms(dict(context.measurements)),
         ),
-        labels=phantom.labels,
+        labels=phantom.clinical_labels,
         reference=f"{phantom.report.findings} {phantom.report.impression}".strip(),
         truth=phantom_truth(phantom),
     )

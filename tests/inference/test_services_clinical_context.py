@@ -89,3 +89,25 @@ def test_a_study_without_observations_has_no_labs_in_its_prompt() -> None:
 
     assert context.labs == () and context.smoking == ""
     assert "labs" not in context.as_prompt()
+
+
+@pytest.mark.django_db
+def test_the_linked_history_reaches_the_prompt_when_the_request_gave_none() -> None:
+    study = _study()
+    clinical_values_record(
+        values=[
+            ValueIn(
+                patient=PatientRef(study.patient.patient_id, study.patient.issuer),
+                kind=ValueKind.REQUEST,
+                code="history",
+                display="Clinical history",
+                observed_at=STUDY_TIME - dt.timedelta(hours=1),
+                value_text="productive cough and fever for three days",
+            )
+        ],
+        source=ValueSource.DICOM,
+    )
+
+    prompt = clinical_context_of(study).as_prompt()
+
+    assert "history: productive cough and fever for three days" in prompt
