@@ -6,9 +6,10 @@ figures measure generalisation to new images *and* new contexts. Four things are
 per label on the held-out set: the image model's own probability, an image-only logistic
 recalibration fitted on the same cases (the fair baseline: same family, no context), the
 image model prompted with the case's context (hybrid fusion: its detection head reads the
-prompt, labs included) and the fusion model (late fusion). A label's fusion model is kept
-only where its held-out AUC is at least the image-only fit's (:func:`label_selection`); the
-held-out set thus also selects, so its figures for the kept labels are slightly optimistic.
+prompt, labs included) and the fusion model (late fusion). Each fit's penalty is chosen by
+grouped cross-validation on the fitting cases, and a label's fusion model is kept only
+where its cross-validated AUC is at least the image-only fit's (:func:`label_selection`):
+the held-out set decides nothing, so its figures are unbiased estimates for new images.
 All figures are on phantoms: they say nothing about clinical performance.
 """
 
@@ -28,10 +29,10 @@ from inference.datasets.context_phantom import (
     prompt_context,
 )
 from inference.datasets.phantom import render_phantom, to_dicom
-from inference.fusion.fit import FusionCase, fit_fusion
+from inference.fusion.fit import CrossValidation, FusionCase, cross_validate, fit_fusion
 from inference.fusion.image import image_only_probabilities, prompted_probabilities
 from inference.fusion.inputs import InputGroup
-from inference.fusion.metrics import summary
+from inference.fusion.metrics import auc, summary
 from inference.fusion.model import FusionModel
 from inference.labels import Label
 from inference.models.reference import ReferenceModel
@@ -86,26 +87,58 @@ def phantom_fusion_cases(
         [[prompt_context(case.inputs).as_prompt() for case in cases] for cases in contexts],
     )
     out = []
-    for image_probabilities, cases, scored in zip(probabilities, contexts, prompted, strict=True):
+    rows = zip(specs, probabilities, contexts, prompted, strict=True)
+    for spec, image_probabilities, cases, scored in rows:
         for case, with_prompt in zip(cases, scored, strict=True):
-            fusion_case = FusionCase(image_probabilities, case.inputs, case.targets)
+            fusion_case = FusionCase(
+                image_probabilities, case.inputs, case.targets, image_key=str(spec.seed)
+            )
             out.append(PhantomCase(case, fusion_case, with_prompt))
     return out
 
 
-def label_selection(report: dict[str, Any]) -> tuple[set[Label], dict[str, str]]:
-    """Labels whose fusion model ranks the held-out cases at least as well as the
-    image-only fit (AUC): only those are adjusted by context when drafting; the others pass
-    the image's probability through. Returns the kept labels and, per dropped label, why
-    (a label the context does not inform can still be over-fitted by it)."""
+def cross_validation_report(
+    labels: Sequence[Label], cases: Sequence[FusionCase]
+) -> tuple[dict[str, Any], dict[Label, float], dict[Label, float]]:
+    """Per label, the grouped cross-validation of the fusion model and of the image-only fit
+    on the fitting cases: the chosen penalty, out-of-fold log-loss and AUC of each. Returns
+    the report and the chosen penalties (fusion, image-only)."""
+    report: dict[str, Any] = {}
+    fused_penalty: dict[Label, float] = {}
+    image_penalty: dict[Label, float] = {}
+
+    def row(cv: CrossValidation) -> dict[str, float]:
+        return {
+            "penalty": cv.penalty,
+            "log_loss": round(cv.log_loss, 4),
+            "auc": round(auc(cv.out_of_fold, cv.targets), 4),
+        }
+
+    for label in labels:
+        fused = cross_validate(label, cases)
+        image_only = cross_validate(label, cases, frozenset({InputGroup.IMAGE}))
+        if fused is None or image_only is None:
+            continue
+        fused_penalty[label], image_penalty[label] = fused.penalty, image_only.penalty
+        report[label.value] = {"fusion": row(fused), "image_only_fit": row(image_only)}
+    return report, fused_penalty, image_penalty
+
+
+def label_selection(cross_validated: dict[str, Any]) -> tuple[set[Label], dict[str, str]]:
+    """Labels whose fusion model ranks the fitting cases, out of fold, at least as well as
+    the image-only fit (AUC): only those are adjusted by context when drafting; the others
+    pass the image's probability through. Returns the kept labels and, per dropped label,
+    why (a label the context does not inform can still be over-fitted by it)."""
     kept: set[Label] = set()
     dropped: dict[str, str] = {}
-    for name, rows in report.items():
+    for name, rows in cross_validated.items():
         fused, image_only = rows["fusion"]["auc"], rows["image_only_fit"]["auc"]
         if fused >= image_only:
             kept.add(Label(name))
         else:
-            dropped[name] = f"held-out AUC {fused:.3f} with context < {image_only:.3f} without"
+            dropped[name] = (
+                f"cross-validated AUC {fused:.3f} with context < {image_only:.3f} without"
+            )
     return kept, dropped
 
 
@@ -177,12 +210,17 @@ def train_fusion_model(
     cases = [case.fusion for case in fitting]
     held_out = [case.fusion for case in checking]
     labels: Sequence[Label] = TARGETS
-    fusion = fit_fusion(cases, labels, trained_on=TRAINED_ON)
-    baseline = fit_fusion(cases, labels, groups=frozenset({InputGroup.IMAGE}))
+    log(f"cross-validating {len(labels)} labels on {len(cases)} cases ...")
+    cross_validated, fused_penalty, image_penalty = cross_validation_report(labels, cases)
+    fusion = fit_fusion(cases, labels, trained_on=TRAINED_ON, penalties=fused_penalty)
+    baseline = fit_fusion(
+        cases, labels, groups=frozenset({InputGroup.IMAGE}), penalties=image_penalty
+    )
     report = evaluate(fusion, baseline, held_out, [case.prompted for case in checking])
-    kept, dropped = label_selection(report)
+    kept, dropped = label_selection(cross_validated)
     metrics = {
         "held_out": report,
+        "cross_validated": cross_validated,
         "kept_labels": sorted(label.value for label in kept),
         "dropped_labels": dropped,
         "fit_cases": len(cases),

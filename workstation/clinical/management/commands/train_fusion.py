@@ -64,6 +64,16 @@ class Command(BaseCommand):
                     f"{figures['brier']:>6.3f}"
                 )
         metrics = training.model.metrics
+        self.stdout.write(
+            "cross-validated on the fitting cases (grouped by image; chooses penalty and labels):"
+        )
+        self.stdout.write(f"{'label':<20} {'score':<20} {'AUC':>6} {'logloss':>8} {'penalty':>8}")
+        for label, rows in metrics["cross_validated"].items():
+            for score, figures in rows.items():
+                self.stdout.write(
+                    f"{label:<20} {score:<20} {figures['auc']:>6.3f} "
+                    f"{figures['log_loss']:>8.4f} {figures['penalty']:>8g}"
+                )
         self.stdout.write(f"context adjusts: {', '.join(metrics['kept_labels']) or 'no label'}")
         for label, why in metrics["dropped_labels"].items():
             self.stdout.write(f"image only (context left out): {label}: {why}")
