@@ -37,6 +37,7 @@ from inference.fusion.features import CONTEXT_FEATURES
 from inference.fusion.image import image_embedding, image_only_probabilities, reference_model_of
 from inference.fusion.model import FILE_NAME, FusedFinding, FusionModel, FusionModelError
 from inference.labeller import label_report
+from inference.labeller.edit import sentence_without
 from inference.labels import Label, Mention
 from inference.models.reference import ReferenceModel
 from inference.preprocess import PixelDataError, prepare_image
@@ -324,19 +325,26 @@ def clinical_draft_analyse(
     fused = {label: result for label, result in candidates.items() if label in kept}
     evidence = {label: found for label, found in all_evidence.items() if label in kept}
     # A backend sentence that negates a label context raised ("No pneumonia.") would
-    # contradict the draft's own finding: it is dropped, and the notes say so.
+    # contradict the draft's own finding: the label is taken out of it where it is one item
+    # of a list ("No effusion or pneumonia." -> "No effusion."), else the sentence is
+    # dropped; the notes say which.
     raised = {label for label, e in effects.items() if e is ContextEffect.RAISED}
     kept_sentences = []
     for sentence in draft.sentences:
         mentions = label_report(sentence.text) if raised else {}
         negated = [label for label in raised if mentions.get(label) is Mention.NEGATIVE]
-        if negated and sentence.source != CONTEXT_SOURCE:
-            notes.append(
-                f"{', '.join(label.value for label in negated)}: raised by the clinical "
-                f"context; the image model's sentence {sentence.text!r} was left out"
-            )
+        if not negated or sentence.source == CONTEXT_SOURCE:
+            kept_sentences.append(sentence)
             continue
-        kept_sentences.append(sentence)
+        why = f"{', '.join(label.value for label in negated)}: raised by the clinical context;"
+        shortened: str | None = sentence.text
+        for label in negated:
+            shortened = None if shortened is None else sentence_without(shortened, label)
+        if shortened is None:
+            notes.append(f"{why} the image model's sentence {sentence.text!r} was left out")
+            continue
+        notes.append(f"{why} the image model's sentence {sentence.text!r} now reads {shortened!r}")
+        kept_sentences.append(dataclasses.replace(sentence, text=shortened))
     draft = dataclasses.replace(
         draft, findings=findings, sentences=(*kept_sentences, *context_sentences)
     )

@@ -224,7 +224,7 @@ def test_a_reported_finding_that_context_lowers_is_kept_and_marked(
     )
 
 
-def test_a_raised_finding_replaces_the_image_models_sentence_that_negates_it(
+def test_a_raised_finding_replaces_or_shortens_the_image_models_sentences_that_negate_it(
     fused_model: Path, live_scp: LiveScp, tmp_path: Path
 ) -> None:
     study = _study_with_context(live_scp, tmp_path, "PAT-NEG", INFECTED)
@@ -238,6 +238,9 @@ def test_a_raised_finding_replaces_the_image_models_sentence_that_negates_it(
         sentences=(
             Sentence("No pneumonia.", "findings", Label.PNEUMONIA, "generated"),
             Sentence("Heart size is normal.", "findings", None, "generated"),
+            Sentence(
+                "No pneumothorax, pleural effusion or pneumonia.", "findings", None, "generated"
+            ),
         ),
         model_name="t",
         model_version="t",
@@ -251,5 +254,10 @@ def test_a_raised_finding_replaces_the_image_models_sentence_that_negates_it(
     texts = [s.text for s in analysis.draft.sentences]
     assert "No pneumonia." not in texts and "Heart size is normal." in texts
     assert any("'No pneumonia.' was left out" in note for note in analysis.notes)
+    # What the list said of the other labels stays.
+    assert "No pneumothorax or pleural effusion." in texts
+    assert any(
+        "now reads 'No pneumothorax or pleural effusion.'" in note for note in analysis.notes
+    )
     text = f"{analysis.draft.findings_text} {analysis.draft.impression}"
     assert qa_check(analysis.draft.findings, text, critical=frozenset()).flags == ()
