@@ -1,10 +1,16 @@
 """Live figures that are not in the database: the drafting queue's depth (Redis) and which
 Celery workers answer a ping. Both are bounded in time and cached for a few seconds, so a
-dashboard refresh never waits on a slow broker for long."""
+dashboard refresh never waits on a slow broker for long.
+
+One thread per process refreshes them; the others wait for it and read its result. Without
+that, concurrent requests on a cold cache (16 dashboard clients under ASGI) each took a
+broker connection from kombu's pool for a broadcast ping and then waited for a second one
+for its producer: the pool ran dry and every request hung (found by ``bench.web``)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 0.5
 LIVE_CACHE_S = 10
+_refreshing = threading.Lock()  # one refresh at a time in this process
 
 
 @dataclass(frozen=True)
@@ -63,11 +70,15 @@ def live_status() -> LiveStatus:
     cached = cache.get(key)
     if isinstance(cached, LiveStatus):
         return cached
-    queue = settings.DRAFT_QUEUE
-    try:
-        status = LiveStatus(queue, queue_depth(queue), workers_ping(), "")
-    except (OperationalError, OSError) as exc:
-        logger.warning("dashboards: broker unavailable: %s", exc)
-        status = LiveStatus(queue, None, (), f"broker unavailable: {exc}")
-    cache.set(key, status, LIVE_CACHE_S)
+    with _refreshing:
+        cached = cache.get(key)  # refreshed by the thread this one waited for
+        if isinstance(cached, LiveStatus):
+            return cached
+        queue = settings.DRAFT_QUEUE
+        try:
+            status = LiveStatus(queue, queue_depth(queue), workers_ping(), "")
+        except (OperationalError, OSError) as exc:
+            logger.warning("dashboards: broker unavailable: %s", exc)
+            status = LiveStatus(queue, None, (), f"broker unavailable: {exc}")
+        cache.set(key, status, LIVE_CACHE_S)
     return status
