@@ -1,37 +1,21 @@
-"""Dashboard API latency with 10,000 studies in PostgreSQL (SPEC section 9, issue 7).
-
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python -m bench.dashboards --studies 10000
-
-Creates a throw-away database next to the one ``DATABASE_URL`` names (``radws_bench_<pid>``),
-migrates it, seeds ``--studies`` studies with reports from a seeded generator (AI drafts with
+"""The 10,000-study history the web benchmark measures the pages against (SPEC section 9,
+issue 7): ``seed`` writes studies with reports from a seeded generator (AI drafts with
 findings, timings and QA flags; 8% drafts rejected; 80% signed with edit metrics; six
-radiologists; 60 days), assesses every draft (the labeller, once per draft), then serves the
-project's ASGI application with daphne on loopback and measures GET
-``/api/v1/dashboards/{manager,model}`` over the 60 days with 1 and 16 concurrent clients
-(token auth), with the figure cache off (every request runs the SQL) and on. The database is
-dropped afterwards. Writes ``var/bench/dashboards.json`` and prints a table.
+radiologists; 60 days) and assesses every draft (the labeller, once per draft).
+
+It runs inside a configured Django process; ``bench.web`` calls it in a throw-away embedded
+stack and measures the worklist, the report API and both dashboard APIs.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import http.client
-import json
-import os
 import secrets
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 DAYS = 60
 RADIOLOGISTS = [f"rad{i}" for i in range(1, 7)]
 FINDINGS = [
@@ -42,19 +26,6 @@ FINDINGS = [
     ("Atelectasis", 0.10, False, "Bibasilar atelectasis."),
     ("Support Devices", 0.08, False, "A central line is in place."),
 ]
-
-
-def _database_url(server_url: str, name: str) -> str:
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin(server_url: str, sql: str) -> None:
-    """Run ``sql`` on the server's own database (never the bench one)."""
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def seed(studies: int, seed_value: int) -> dict[str, Any]:
@@ -234,155 +205,3 @@ def seed(studies: int, seed_value: int) -> dict[str, Any]:
         "assess_seconds": round(time.perf_counter() - started, 1),
         "token": token,
     }
-
-
-def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """The project's ASGI application under daphne (its errors go to ``log``)."""
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "workstation.asgi:application",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the web process did not start")
-
-
-def _client(
-    port: int, path: str, token: str, count: int, out: list[float], errors: list[str]
-) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    for _ in range(count):
-        started = time.perf_counter()
-        conn.request("GET", path, headers={"Authorization": f"Token {token}"})
-        response = conn.getresponse()
-        response.read()
-        if response.status != 200:
-            errors.append(f"{path}: HTTP {response.status}")
-        out.append((time.perf_counter() - started) * 1000.0)
-
-
-def measure(port: int, path: str, token: str, clients: int, per_client: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors: list[str] = []
-    _client(port, path, token, 1, [], errors)  # warm the process (imports, connections)
-    threads = [
-        threading.Thread(target=_client, args=(port, path, token, per_client, latencies, errors))
-        for _ in range(clients)
-    ]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    if errors:
-        raise RuntimeError("; ".join(sorted(set(errors))))
-    return {
-        "clients": clients,
-        "requests": len(latencies),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
-        "p95_ms": round(float(np.percentile(latencies, 95)), 1),
-        "requests_per_s": round(len(latencies) / wall, 2),
-    }
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=20, help="per cell with one client")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        print("set DATABASE_URL and REDIS_URL (a server where a database may be created)")
-        return 2
-    name = f"radws_bench_{os.getpid()}"
-    server_url = os.environ["DATABASE_URL"]
-    _admin(server_url, f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(server_url, name),
-        "DJANGO_SETTINGS_MODULE": "workstation.settings.base",
-    }
-    os.environ.update(env)
-    try:
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0)
-        started = time.perf_counter()
-        seeded = seed(args.studies, args.seed)
-        seeded["seed_seconds"] = round(time.perf_counter() - started, 1)
-        from django.db import connections
-
-        connections.close_all()
-        token = seeded.pop("token")
-        today = dt.datetime.now(dt.UTC).date()
-        query = f"since={today - dt.timedelta(days=DAYS)}&until={today}"
-        results: dict[str, Any] = {"seeded": seeded, "cells": []}
-        log = BASE_DIR / "var" / "bench" / "dashboards-server.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_bytes(b"")
-        from tests.conftest import free_port
-
-        for cache_seconds in ("0", "30"):
-            port = free_port()
-            # Under ASGI each request runs in a thread of its own: persistent connections
-            # would pile up, one per thread, until PostgreSQL refuses more clients.
-            server_env = {**env, "DASHBOARD_CACHE_SECONDS": cache_seconds}
-            server_env["DATABASE_CONN_MAX_AGE"] = "0"
-            server = _serve(port, server_env, log)
-            try:
-                for dashboard in ("manager", "model"):
-                    path = f"/api/v1/dashboards/{dashboard}?{query}"
-                    for clients, per_client in (
-                        (1, args.requests),
-                        (16, max(2, args.requests // 4)),
-                    ):
-                        cell = measure(port, path, token, clients, per_client)
-                        cell.update(dashboard=dashboard, cache=cache_seconds != "0")
-                        results["cells"].append(cell)
-                        print(
-                            f"{dashboard:8} cache={'on ' if cell['cache'] else 'off'} "
-                            f"clients={clients:2}  P50 {cell['p50_ms']:8.1f} ms  "
-                            f"P95 {cell['p95_ms']:8.1f} ms  {cell['requests_per_s']:6.2f} req/s"
-                        )
-            finally:
-                server.terminate()
-                server.wait(timeout=20)
-        out = BASE_DIR / "var" / "bench" / "dashboards.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        results["cpu_count"] = os.cpu_count()
-        out.write_text(json.dumps(results, indent=2))
-        print(f"seeded {seeded}; results in {out}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,12 +5,13 @@
 A throw-away stack (embedded PostgreSQL and Redis under a temporary VAR_DIR, never a shared
 database) is seeded by ``bench.dashboards.seed`` (studies, AI drafts with findings, versions,
 edit metrics, signatures over 60 days), then the project's ASGI application runs under daphne
-on loopback and three pages are measured with 1 and 16 concurrent keep-alive clients:
+on loopback and these pages are measured with 1 and 16 concurrent keep-alive clients:
 
 * ``GET /`` the worklist page as a signed-in radiologist (session cookie), first page;
 * ``GET /api/v1/studies/{uid}/report`` the report API, random studies, radiologist token;
-* ``GET /api/v1/dashboards/manager`` over the 60 days, manager token (figure cache off, so
-  every request runs the SQL).
+* ``GET /api/v1/dashboards/manager`` and ``/model`` over the 60 days, manager token, with the
+  figure cache off (every request runs the SQL) and then, on a second server, on
+  (``DASHBOARD_CACHE_SECONDS=30``: what a manager's browser usually meets).
 
 Each cell reports P50/P95 and requests/s. Bounded: ``--requests`` per client.
 """
@@ -44,6 +45,7 @@ from bench.common import (
     stop,
     wait_for_port,
 )
+from bench.dashboards import DAYS
 
 SEED_SCRIPT = """
 import json, random
@@ -151,6 +153,50 @@ def measure(
     }
 
 
+def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The project's ASGI application under daphne on loopback (its errors go to ``log``)."""
+    with log.open("ab") as sink:
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "workstation.asgi:application",
+            ],
+            env=env,
+            cwd=BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    wait_for_port(port, process=web)
+    return web
+
+
+def _measure_pages(
+    port: int,
+    pages: dict[str, tuple[list[str], dict[str, str]]],
+    requests: int,
+    figures: dict[str, Any],
+) -> None:
+    for name, (paths, headers) in pages.items():
+        for clients in (1, 16):
+            per_client = requests if clients == 1 else max(2, requests // 8)
+            cell = measure(port, paths, headers, clients, per_client)
+            for key, value in cell.items():
+                figures[f"{name}_{clients}c_{key}"] = value
+            print(
+                f"  {name:<22} {clients:>2} clients: P50 "
+                f"{cell['latency_p50']['value']:8.1f} ms  P95 "
+                f"{cell['latency_p95']['value']:8.1f} ms  "
+                f"{cell['requests_per_s']['value']:7.1f} req/s",
+                flush=True,
+            )
+
+
 def run(studies: int = 10_000, requests: int = 40) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="radws-bench-web-") as tmp,
@@ -171,56 +217,38 @@ def run(studies: int = 10_000, requests: int = 40) -> dict[str, Any]:
             raise RuntimeError(f"seeding failed: {out.stderr[-2000:]}")
         seeded = json.loads(out.stdout.strip().splitlines()[-1])
         seed_seconds = time.perf_counter() - started
-        port = free_port()
         log = BASE_DIR / "var" / "bench" / "web-server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as sink:
-            web = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "workstation.asgi:application",
-                ],
-                env=stack.env,
-                cwd=BASE_DIR,
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-            )
         today = dt.datetime.now(dt.UTC).date()
-        since = today - dt.timedelta(days=60)
+        window = f"since={today - dt.timedelta(days=DAYS)}&until={today}"
+        manager = {"Authorization": f"Token {seeded['manager_token']}"}
+        dashboards = {
+            f"{name}_dashboard_api": ([f"/api/v1/dashboards/{name}?{window}"], manager)
+            for name in ("manager", "model")
+        }
         pages = {
             "worklist": (["/"], {}),
             "report_api": (
                 [f"/api/v1/studies/{uid}/report" for uid in seeded["uids"]],
                 {"Authorization": f"Token {seeded['reader_token']}"},
             ),
-            "dashboard_api": (
-                [f"/api/v1/dashboards/manager?since={since}&until={today}"],
-                {"Authorization": f"Token {seeded['manager_token']}"},
-            ),
+            **dashboards,
         }
         figures: dict[str, Any] = {}
+        port = free_port()
+        web = _serve(port, stack.env, log)
         try:
-            wait_for_port(port, process=web)
             pages["worklist"][1]["Cookie"] = login(port, "bench-reader", password)
-            for name, (paths, headers) in pages.items():
-                for clients in (1, 16):
-                    per_client = requests if clients == 1 else max(2, requests // 8)
-                    cell = measure(port, paths, headers, clients, per_client)
-                    for key, value in cell.items():
-                        figures[f"{name}_{clients}c_{key}"] = value
-                    print(
-                        f"  {name:<14} {clients:>2} clients: P50 "
-                        f"{cell['latency_p50']['value']:8.1f} ms  P95 "
-                        f"{cell['latency_p95']['value']:8.1f} ms  "
-                        f"{cell['requests_per_s']['value']:7.1f} req/s",
-                        flush=True,
-                    )
+            print("  (dashboard figure cache off)", flush=True)
+            _measure_pages(port, pages, requests, figures)
+        finally:
+            stop(web)
+        port = free_port()
+        web = _serve(port, {**stack.env, "DASHBOARD_CACHE_SECONDS": "30"}, log)
+        try:
+            print("  (dashboard figure cache on, 30 s)", flush=True)
+            cached = {f"{name}_cached": page for name, page in dashboards.items()}
+            _measure_pages(port, cached, requests, figures)
         finally:
             stop(web)
     return {
