@@ -60,7 +60,7 @@ def ab_experiment_start(
         raise AbError(f"the candidate's share must be between 0 and 1, got {fraction}")
     if not control_version or not candidate_version or control_version == candidate_version:
         raise AbError("name two different model versions")
-    if _registered(candidate_version) is None:
+    if registered_version(candidate_version) is None:
         raise AbError(
             f"the candidate {candidate_version!r} is not in the model registry: register its "
             "directory first (manage.py register_model), so the drafting workers can load it"
@@ -110,7 +110,7 @@ def ab_assign(*, study: Study, draw: float | None = None) -> AbAssignment | None
     return assignment
 
 
-def _registered(version: str) -> Any:
+def registered_version(version: str) -> Any:
     """The registry row a ``name:version`` string (as drafts record it) names, or ``None``."""
     from inference.model_registry.selectors import model_version_for_draft
 
@@ -135,7 +135,7 @@ def ab_candidate_model(*, study: Study) -> tuple[str, Path] | None:
     )
     if assignment is None:
         return None
-    row = _registered(assignment.model_version)
+    row = registered_version(assignment.model_version)
     if row is None:
         logger.warning(
             "A/B: study %s is in the candidate arm but %s is not in the model registry; the "
@@ -332,7 +332,7 @@ def ab_promote(
     name, _, version = experiment.candidate_version.partition(":")
     serving_switched = bool(settings.DRAFT_MODEL_NAME) and name == settings.DRAFT_MODEL_NAME
     if serving_switched:
-        row = _registered(experiment.candidate_version)
+        row = registered_version(experiment.candidate_version)
         try:
             model_version_promote(
                 name=name,

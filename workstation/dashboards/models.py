@@ -161,3 +161,29 @@ class ShadowDraft(models.Model):
 
     def __str__(self) -> str:
         return f"shadow draft of {self.study_id} by {self.model_version}"
+
+
+class ShadowRun(models.Model):
+    """A registered candidate model drafting every study in the background, started and
+    stopped by an administrator on the A/B page (audited). One runs at a time."""
+
+    model_version = models.CharField(max_length=128)  # "name:version" in the model registry
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    running = models.BooleanField(default=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["running"], condition=Q(running=True), name="shadowrun_one_running"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"shadow run of {self.model_version}"

@@ -1,8 +1,11 @@
-"""Shadow mode: a candidate model (``SHADOW_MODEL_DIR``, a reference-model directory) drafts
-every study the serving model drafts, in the background on the drafting queue. Its drafts
-are stored apart (:class:`ShadowDraft`) and never shown; the A/B page shows how often its
-findings agree with the serving draft and how its critical-finding sensitivity against the
-signed reports compares (paired: the same studies, McNemar's exact test)."""
+"""Shadow mode: a candidate model drafts every study the serving model drafts, in the
+background on the drafting queue. The candidate is a registered model version that an
+administrator starts and stops on the A/B page (:class:`ShadowRun`, audited), or, for a
+deployment without the page, a reference-model directory named by ``SHADOW_MODEL_DIR``
+(a running shadow run wins). Its drafts are stored apart (:class:`ShadowDraft`) and never
+shown; the A/B page shows how often its findings agree with the serving draft and how its
+critical-finding sensitivity against the signed reports compares (paired: the same studies,
+McNemar's exact test)."""
 
 from __future__ import annotations
 
@@ -12,18 +15,103 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from scipy.stats import binomtest
 
 from reports.models import AiDraft, Report, ReportMetrics, ReportVersion
-from workstation.dashboards.models import ShadowDraft
+from workstation.accounts.roles import Role, user_roles
+from workstation.audit.models import AuditAction
+from workstation.audit.services import audit_record
+from workstation.dashboards.ab import registered_version
+from workstation.dashboards.models import ShadowDraft, ShadowRun
 from workstation.studies.models import Study
 
 logger = logging.getLogger(__name__)
 
 
+class ShadowError(Exception):
+    """A shadow-mode action that is not allowed now; the message says why."""
+
+
+def shadow_run_current() -> ShadowRun | None:
+    return ShadowRun.objects.filter(running=True).first()
+
+
 def shadow_enabled() -> bool:
-    return bool(settings.SHADOW_MODEL_DIR)
+    return bool(settings.SHADOW_MODEL_DIR) or ShadowRun.objects.filter(running=True).exists()
+
+
+def shadow_model_dir() -> Path | None:
+    """The directory of the model that drafts in the shadow: the running shadow run's
+    registered version, else ``SHADOW_MODEL_DIR``; ``None`` when shadow mode is off or the
+    run's version has left the registry (logged)."""
+
+    run = shadow_run_current()
+    if run is not None:
+        row = registered_version(run.model_version)
+        if row is None:
+            logger.warning(
+                "shadow: %s is not in the model registry; nothing drafts in the shadow",
+                run.model_version,
+            )
+            return None
+        return Path(row.path)
+    return Path(settings.SHADOW_MODEL_DIR) if settings.SHADOW_MODEL_DIR else None
+
+
+def _require_admin(user: AbstractBaseUser) -> None:
+    if Role.ADMIN not in user_roles(user):
+        raise ShadowError("only an administrator may start or stop shadow mode")
+
+
+def shadow_start(*, user: AbstractBaseUser, model_version: str) -> ShadowRun:
+    """Start drafting every new study with the registered ``model_version`` in the shadow
+    (audited). Raises ``ShadowError``: not an administrator, not registered, one running."""
+
+    _require_admin(user)
+    if registered_version(model_version) is None:
+        raise ShadowError(
+            f"{model_version!r} is not in the model registry: register its directory first "
+            "(manage.py register_model), so the drafting workers can load it"
+        )
+    try:
+        with transaction.atomic():
+            run = ShadowRun.objects.create(model_version=model_version, started_by_id=user.pk)
+            audit_record(
+                action=AuditAction.EDIT,
+                user=user,
+                object_type="shadow_run",
+                object_id=str(run.pk),
+                detail=f"shadow mode started: {model_version}",
+            )
+    except IntegrityError as exc:
+        running = shadow_run_current()
+        name = running.model_version if running is not None else "another model"
+        raise ShadowError(f"{name} is already drafting in the shadow: stop it first") from exc
+    return run
+
+
+def shadow_stop(*, user: AbstractBaseUser) -> ShadowRun:
+    """Stop the running shadow run (audited); its drafts stay for the comparison."""
+    _require_admin(user)
+    with transaction.atomic():
+        run = ShadowRun.objects.select_for_update().filter(running=True).first()
+        if run is None:
+            raise ShadowError("no shadow run is running")
+        run.running = False
+        run.stopped_at = timezone.now()
+        run.stopped_by_id = user.pk
+        run.save(update_fields=["running", "stopped_at", "stopped_by"])
+        audit_record(
+            action=AuditAction.EDIT,
+            user=user,
+            object_type="shadow_run",
+            object_id=str(run.pk),
+            detail=f"shadow mode stopped: {run.model_version}",
+        )
+    return run
 
 
 def shadow_draft_run(*, study_id: int) -> ShadowDraft | None:
@@ -34,9 +122,10 @@ def shadow_draft_run(*, study_id: int) -> ShadowDraft | None:
     from inference.backends.reference import load_backend
     from inference.services import DraftFailed, study_input_load
 
-    if not shadow_enabled():
+    model_dir = shadow_model_dir()
+    if model_dir is None:
         return None
-    backend = load_backend(str(Path(settings.SHADOW_MODEL_DIR)), settings.DRAFT_DEVICE or None)
+    backend = load_backend(str(model_dir), settings.DRAFT_DEVICE or None)
     version = f"{backend.model_name}:{backend.version}"
     study = Study.objects.select_related("patient").get(pk=study_id)
     if ShadowDraft.objects.filter(study=study, model_version=version).exists():

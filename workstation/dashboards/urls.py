@@ -8,6 +8,7 @@ pages = [
     path("manager/", views.manager_page, name="dashboards-manager"),
     path("model/", views.model_page, name="dashboards-model"),
     path("ab/", views.ab_page, name="dashboards-ab"),
+    path("ab/shadow/<str:action>", views.shadow_action, name="dashboards-shadow-action"),
     path(
         "ab/<int:experiment_id>/<str:action>",
         views.ab_action,

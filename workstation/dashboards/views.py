@@ -27,7 +27,14 @@ from workstation.dashboards.forms import DashboardFilterForm, filter_errors
 from workstation.dashboards.metrics.model import FINDING_LABELS
 from workstation.dashboards.models import AbExperiment
 from workstation.dashboards.services import manager_dashboard, model_dashboard
-from workstation.dashboards.shadow import shadow_agreement, shadow_enabled
+from workstation.dashboards.shadow import (
+    ShadowError,
+    shadow_agreement,
+    shadow_enabled,
+    shadow_run_current,
+    shadow_start,
+    shadow_stop,
+)
 from workstation.views import _nav
 
 MANAGER_LAYOUT = (
@@ -155,6 +162,8 @@ def ab_page(request: HttpRequest) -> HttpResponse:
                 labels=FINDING_LABELS, critical=list(settings.CRITICAL_LABELS)
             ),
             "shadow_on": shadow_enabled(),
+            "shadow_run": shadow_run_current(),
+            "shadow_model_dir": settings.SHADOW_MODEL_DIR,
             "is_admin": Role.ADMIN in user_roles(request.user),
             "default_fraction": settings.AB_DEFAULT_FRACTION,
             "dashboard": "ab",
@@ -200,3 +209,23 @@ def ab_action(request: HttpRequest, experiment_id: int, action: str) -> HttpResp
     except AbError as exc:
         messages.error(request, str(exc))
     return redirect(f"/dashboards/ab/?experiment={experiment.pk}")
+
+
+@login_required
+@require_POST
+def shadow_action(request: HttpRequest, action: str) -> HttpResponse:
+    """Start (``model_version``: a registered ``name:version``) or stop shadow mode."""
+    _require(request)
+    try:
+        if action == "start":
+            version = request.POST.get("model_version", "").strip()[:128]
+            shadow_start(user=request.user, model_version=version)  # type: ignore[arg-type]
+            messages.success(request, f"{version} now drafts every new study in the shadow")
+        elif action == "stop":
+            run = shadow_stop(user=request.user)  # type: ignore[arg-type]
+            messages.success(request, f"shadow mode stopped for {run.model_version}")
+        else:
+            raise Http404("no such action")
+    except ShadowError as exc:
+        messages.error(request, str(exc))
+    return redirect("dashboards-ab")

@@ -472,8 +472,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A/B: share of studies a new experiment sends to its candidate model.
 AB_DEFAULT_FRACTION = env_float("AB_DEFAULT_FRACTION", 0.1, minimum=0.0)
-# Shadow mode: a reference-model directory that drafts every drafted study in the background
-# (never shown); empty: off.
+# Shadow mode without the A/B page: a reference-model directory that drafts every drafted
+# study in the background (never shown); empty: off. A shadow run started on the page (a
+# registered version) takes precedence.
 SHADOW_MODEL_DIR = env_str("SHADOW_MODEL_DIR", "")
 # /metrics (Prometheus): scrapers from these addresses, or with this bearer token, or a
 # signed-in user who may view dashboards. Empty token: token access off.
