@@ -66,6 +66,25 @@ def _standardise(
     return centred / scale, mean, scale
 
 
+def _predict(
+    intercept: float, weights: NDArray[np.float64], z: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Probabilities of a fitted logistic model for standardised inputs ``z``."""
+    return 1.0 / (1.0 + np.exp(-np.clip(intercept + z @ weights, -35, 35)))
+
+
+def _labelled(
+    label: Label, cases: Sequence[FusionCase]
+) -> tuple[list[FusionCase], NDArray[np.float64]] | None:
+    """The cases that know ``label``'s truth and their 0/1 targets; ``None`` when a class
+    has fewer than ``MIN_CASES_PER_CLASS`` cases."""
+    known = [c for c in cases if label in c.targets]
+    y = np.array([float(c.targets[label]) for c in known])
+    if min(y.sum(), len(y) - y.sum()) < MIN_CASES_PER_CLASS:
+        return None
+    return known, y
+
+
 def logistic_newton(
     z: NDArray[np.float64], y: NDArray[np.float64], penalty: float = L2_PENALTY
 ) -> tuple[float, NDArray[np.float64]]:
@@ -76,7 +95,7 @@ def logistic_newton(
     ridge = np.full(k + 1, penalty)
     ridge[0] = 1e-8
     for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
+        p = _predict(float(beta[0]), beta[1:], z)
         gradient = x.T @ (p - y) + ridge * beta
         hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(ridge)
         step = np.linalg.solve(hessian, gradient)
@@ -84,15 +103,6 @@ def logistic_newton(
         if np.abs(step).max() < 1e-8:
             break
     return float(beta[0]), beta[1:]
-
-
-def _fit(z: NDArray[np.float64], y: NDArray[np.float64], penalty: float) -> NDArray[np.float64]:
-    intercept, weights = logistic_newton(z, y, penalty)
-    return np.concatenate([[intercept], weights])
-
-
-def _predict(beta: NDArray[np.float64], z: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 1.0 / (1.0 + np.exp(-np.clip(beta[0] + z @ beta[1:], -35, 35)))
 
 
 def folds(cases: Sequence[FusionCase], k: int = CV_FOLDS) -> NDArray[np.int64]:
@@ -123,10 +133,10 @@ def cross_validate(
     """Grouped k-fold cross-validation of ``label``'s model over ``penalties``; ``None``
     when a class has fewer than ``MIN_CASES_PER_CLASS`` cases or there are too few groups.
     Each fold is standardised on its own training part, as the final fit is."""
-    known = [c for c in cases if label in c.targets]
-    y = np.array([float(c.targets[label]) for c in known])
-    if min(y.sum(), len(y) - y.sum()) < MIN_CASES_PER_CLASS:
+    labelled = _labelled(label, cases)
+    if labelled is None:
         return None
+    known, y = labelled
     fold = folds(known)
     if len(set(fold.tolist())) < 2:
         return None
@@ -137,9 +147,9 @@ def cross_validate(
         for f in sorted(set(fold.tolist())):
             train, test = fold != f, fold == f
             z, mean, scale = _standardise(rows[train])
-            beta = _fit(z, y[train], penalty)
+            intercept, weights = logistic_newton(z, y[train], penalty)
             held = np.where(np.isnan(rows[test]), 0.0, (rows[test] - mean) / scale)
-            oof[test] = _predict(beta, held)
+            oof[test] = _predict(intercept, weights, held)
         p = np.clip(oof, 1e-12, 1 - 1e-12)
         loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
         if best is None or loss < best.log_loss - 1e-12:
@@ -155,10 +165,10 @@ def fit_label(
 ) -> LabelModel | None:
     """``label``'s model from the cases that know its truth; ``None`` when a class has fewer
     than ``MIN_CASES_PER_CLASS`` cases."""
-    known = [c for c in cases if label in c.targets]
-    y = np.array([float(c.targets[label]) for c in known])
-    if min(y.sum(), len(y) - y.sum()) < MIN_CASES_PER_CLASS:
+    labelled = _labelled(label, cases)
+    if labelled is None:
         return None
+    known, y = labelled
     z, mean, scale = _standardise(design(label, known, groups))
     intercept, weights = logistic_newton(z, y, penalty)
     return LabelModel(

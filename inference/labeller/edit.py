@@ -3,7 +3,8 @@
 Fusion may raise a label the image backend's sentence denies ("No pneumothorax, pleural
 effusion or pneumonia."). Dropping the whole sentence would lose what it says about the other
 labels; :func:`sentence_without` removes only the label's phrase and the list separator next
-to it ("No pneumothorax, pleural effusion."). The result is checked with the labeller itself:
+to it, and joins the new last pair with the removed item's conjunction ("No pneumothorax or
+pleural effusion."). The result is checked with the labeller itself:
 it must no longer mention the label and must say exactly what the original said about every
 other label, else ``None`` (the caller drops the sentence). Imports no Django.
 """

@@ -339,7 +339,8 @@ def clinical_draft_analyse(
         why = f"{', '.join(label.value for label in negated)}: raised by the clinical context;"
         shortened: str | None = sentence.text
         for label in negated:
-            shortened = None if shortened is None else sentence_without(shortened, label)
+            if shortened is not None:
+                shortened = sentence_without(shortened, label)
         if shortened is None:
             notes.append(f"{why} the image model's sentence {sentence.text!r} was left out")
             continue

@@ -47,7 +47,6 @@ def shadow_model_dir() -> Path | None:
     """The directory of the model that drafts in the shadow: the running shadow run's
     registered version, else ``SHADOW_MODEL_DIR``; ``None`` when shadow mode is off or the
     run's version has left the registry (logged)."""
-
     run = shadow_run_current()
     if run is not None:
         row = registered_version(run.model_version)
@@ -69,7 +68,6 @@ def _require_admin(user: AbstractBaseUser) -> None:
 def shadow_start(*, user: AbstractBaseUser, model_version: str) -> ShadowRun:
     """Start drafting every new study with the registered ``model_version`` in the shadow
     (audited). Raises ``ShadowError``: not an administrator, not registered, one running."""
-
     _require_admin(user)
     if registered_version(model_version) is None:
         raise ShadowError(
