@@ -101,6 +101,28 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def serve_web(
+    port: int, env: dict[str, str], log: Path | None = None, timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """The project's ASGI application under daphne on 127.0.0.1:``port``, once it accepts
+    (its stderr appended to ``log``, else discarded); stopped again if it never does."""
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    with (log or Path(os.devnull)).open("ab") as sink:
+        web = subprocess.Popen(
+            [*command, "workstation.asgi:application"],
+            env=env,
+            cwd=BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    try:
+        wait_for_port(port, timeout=timeout, process=web)
+    except BaseException:
+        stop(web)
+        raise
+    return web
+
+
 @dataclass(frozen=True)
 class Stack:
     """A throw-away project environment: ``env`` points every manage.py it runs at it."""

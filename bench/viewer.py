@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,8 +37,8 @@ from bench.common import (
     latency_figures,
     machine,
     project_stack,
+    serve_web,
     stop,
-    wait_for_port,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -169,16 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         project_stack(Path(tmp)) as stack,
     ):
         stack.run("shell", "-c", _CREATE_READER.format(username=USERNAME, password=password))
-        daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        web = subprocess.Popen(
-            [sys.executable, *daphne, "workstation.asgi:application"],
-            env=stack.env,
-            cwd=BASE_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        web = serve_web(port, stack.env, timeout=120)
         try:
-            wait_for_port(port, timeout=120, process=web)
             base = f"http://127.0.0.1:{port}"
             study_uid = _upload(base, args.file, password)
             figures = _measure(base, study_uid, password, args.opens, args.moves)

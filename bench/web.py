@@ -42,8 +42,8 @@ from bench.common import (
     free_port,
     latency_figures,
     project_stack,
+    serve_web,
     stop,
-    wait_for_port,
 )
 from bench.dashboards import DAYS
 
@@ -153,29 +153,6 @@ def measure(
     }
 
 
-def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """The project's ASGI application under daphne on loopback (its errors go to ``log``)."""
-    with log.open("ab") as sink:
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "workstation.asgi:application",
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    wait_for_port(port, process=web)
-    return web
-
-
 def _measure_pages(
     port: int,
     pages: dict[str, tuple[list[str], dict[str, str]]],
@@ -236,7 +213,7 @@ def run(studies: int = 10_000, requests: int = 40) -> dict[str, Any]:
         }
         figures: dict[str, Any] = {}
         port = free_port()
-        web = _serve(port, stack.env, log)
+        web = serve_web(port, stack.env, log)
         try:
             pages["worklist"][1]["Cookie"] = login(port, "bench-reader", password)
             print("  (dashboard figure cache off)", flush=True)
@@ -244,7 +221,7 @@ def run(studies: int = 10_000, requests: int = 40) -> dict[str, Any]:
         finally:
             stop(web)
         port = free_port()
-        web = _serve(port, {**stack.env, "DASHBOARD_CACHE_SECONDS": "30"}, log)
+        web = serve_web(port, {**stack.env, "DASHBOARD_CACHE_SECONDS": "30"}, log)
         try:
             print("  (dashboard figure cache on, 30 s)", flush=True)
             cached = {f"{name}_cached": page for name, page in dashboards.items()}
